@@ -1,0 +1,3 @@
+from llmplan.cli.app import main
+
+main()

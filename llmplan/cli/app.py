@@ -1,0 +1,269 @@
+"""The command line: parse, call one library function, render. No arithmetic lives here."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from llmplan import __version__
+from llmplan.cli.render import OutputFormat, message
+
+app = typer.Typer(
+    name="llmplan", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Which GPU to buy or rent (and how many) to run an LLM, how fast it will go, and what it costs.",
+    epilog="Offline by default on an embedded catalog and GPU table. Prices are dated snapshots.")
+gpus_app = typer.Typer(no_args_is_help=False, help="List, show and compare GPUs of the table.")
+app.add_typer(gpus_app, name="gpus")
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table | json | csv (| jsonl for estimate)",
+                                                 case_sensitive=False)]
+TokenOpt = Annotated[Optional[str], typer.Option("--token", help="Hugging Face token for gated repos "
+                                                 "(default: HF_TOKEN)", show_default=False)]
+GpuFileOpt = Annotated[Optional[str], typer.Option("--gpu-file", help="CSV of extra GPU rows (same columns as "
+                                                   "gpu_specs.csv) that add to or replace the table")]
+
+
+def guarded(func):
+    """Turn library errors into one line on stderr and an exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from llmplan.errors import LlmplanError
+
+        try:
+            return func(*args, **kwargs)
+        except LlmplanError as exc:
+            message(f"Error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a bug: one line, the traceback only on request
+            if os.environ.get("LLMPLAN_DEBUG"):
+                raise
+            message(f"Error: internal error ({type(exc).__name__}: {exc}); rerun with LLMPLAN_DEBUG=1 "
+                    "for the traceback and please report it")
+            raise typer.Exit(3) from None
+
+    return wrapper
+
+
+def _warn(lines) -> None:
+    for line in lines:
+        message(f"warning: {line}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    """Which GPU to buy or rent (and how many) to run an LLM, how fast it will go, and what it costs."""
+
+
+def _model(name: str, token: str | None):
+    from llmplan.resolve import resolve_model
+
+    spec, warnings = resolve_model(name, token=token)
+    _warn(warnings)
+    return spec
+
+
+def _gpus(gpu_file: str | None):
+    from llmplan.gpus import load_gpus
+
+    return load_gpus(gpu_file)
+
+
+# ------------------------------------------------------------------------------------------- fit
+
+@app.command(epilog="Examples:\n\n"
+             "  llmplan fit llama-2-7b --budget 2000\n\n"
+             "  llmplan fit meta-llama/Llama-3.1-70B-Instruct --tps 20 --rent\n\n"
+             "  llmplan fit Qwen/Qwen3-30B-A3B --users 50 --tps 15 --context 8192 --format json")
+@guarded
+def fit(
+    model: Annotated[str, typer.Argument(help="Hub repo id or short name, e.g. llama-2-7b")],
+    budget: Annotated[Optional[float], typer.Option("--budget", help="Upfront purchase budget, USD")] = None,
+    hourly_budget: Annotated[Optional[float], typer.Option("--hourly-budget", help="Rental budget, USD/hour")] = None,
+    tps: Annotated[Optional[float], typer.Option("--tps", help="Decode tokens/s each user must get")] = None,
+    users: Annotated[int, typer.Option("--users", help="Concurrent users (the decode batch)")] = 1,
+    context: Annotated[int, typer.Option("--context", help="Context tokens per user (KV cache)")] = 4096,
+    prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", help="Prompt length for TTFT")] = 512,
+    quant: Annotated[str, typer.Option("--quant", help="A quantization, or auto to search a ladder")] = "auto",
+    gpus: Annotated[Optional[str], typer.Option("--gpus", help="Comma-separated GPU names to consider")] = None,
+    rent: Annotated[bool, typer.Option("--rent/--buy", help="Rank by rental $/hour instead of purchase")] = False,
+    used: Annotated[bool, typer.Option("--used", help="Use used-market prices")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="Comma-separated engines to search")] = "llama.cpp,vllm",
+    top: Annotated[int, typer.Option("--top", help="How many options (and rejections) to list")] = 10,
+    electricity: Annotated[Optional[float], typer.Option("--electricity", help="USD per kWh for power cost")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    gpu_file: GpuFileOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Rank the hardware that runs MODEL at the target speed, cheapest first, and say why others fail."""
+    from llmplan.cli import views
+    from llmplan.cost import DEFAULT_USD_PER_KWH
+    from llmplan.gpus import resolve_gpu
+    from llmplan.solver import FitRequest, solve
+
+    spec = _model(model, token)
+    table = _gpus(gpu_file)
+    if gpus:
+        picked = []
+        for name in (n.strip() for n in gpus.split(",") if n.strip()):
+            gpu, warnings = resolve_gpu(name, table)
+            _warn(warnings)
+            picked.append(gpu)
+        table = tuple(dict.fromkeys(picked))
+    req = FitRequest(tps_per_user=tps, users=users, context=context, prompt_tokens=prompt_tokens,
+                     budget_usd=budget, hourly_budget_usd=hourly_budget, mode="rent" if rent else "buy",
+                     quant=quant, engines=tuple(e.strip() for e in engine.split(",") if e.strip()), used=used,
+                     usd_per_kwh=electricity if electricity is not None else DEFAULT_USD_PER_KWH, top=top)
+    result = solve(spec, table, req)
+    views.show_fit(spec, req, result, fmt)
+
+
+# -------------------------------------------------------------------------------------- estimate
+
+@app.command(epilog="Examples:\n\n"
+             "  llmplan estimate llama-2-7b --gpu \"RTX 4090\" --quant Q4_K_M\n\n"
+             "  llmplan estimate meta-llama/Llama-3.1-70B-Instruct --gpu \"H100 SXM\" --num-gpus 4 "
+             "--engine vllm --quant fp8 --batch max --format json\n\n"
+             "  llmplan estimate --scenarios scenarios.csv --format jsonl")
+@guarded
+def estimate(
+    model: Annotated[Optional[str], typer.Argument(help="Hub repo id or short name")] = None,
+    gpu: Annotated[Optional[str], typer.Option("--gpu", help="GPU name or alias, e.g. \"RTX 4090\"")] = None,
+    num_gpus: Annotated[int, typer.Option("--num-gpus", help="Number of GPUs")] = 1,
+    quant: Annotated[Optional[str], typer.Option("--quant", help="Q4_K_M, Q8_0, fp16, bf16, fp8, awq, ...")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="llama.cpp, vllm, transformers, ...")] = None,
+    parallel: Annotated[Optional[str], typer.Option("--parallel", help="tp (tensor) or pp (pipeline/layer split)")] = None,
+    batch: Annotated[str, typer.Option("--batch", help="Concurrent sequences, or max")] = "1",
+    prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", help="Prompt length")] = 512,
+    gen_tokens: Annotated[int, typer.Option("--gen-tokens", help="Tokens generated")] = 128,
+    context: Annotated[Optional[int], typer.Option("--context", help="KV tokens reserved per sequence "
+                                                   "(default: prompt + gen)")] = None,
+    vram_gib: Annotated[Optional[float], typer.Option("--vram-gib", help="Override device memory (GiB)")] = None,
+    scenarios: Annotated[Optional[str], typer.Option("--scenarios", help="CSV or JSONL file of scenarios")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    gpu_file: GpuFileOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Memory, speed and latency of MODEL on a given GPU setup (or of every row of a scenario file)."""
+    from llmplan.cli import views
+    from llmplan.errors import InvalidInputError
+    from llmplan.records import Scenario
+
+    table = _gpus(gpu_file)
+    if scenarios:
+        if model or gpu:
+            raise InvalidInputError("give either MODEL --gpu ... or --scenarios FILE, not both")
+        results = views.run_scenarios(scenarios, table, token)
+        views.show_estimates(results, fmt, single=False)
+        failed = sum(1 for r in results if r.error)
+        if failed:
+            message(f"Error: {failed} of {len(results)} scenarios could not be estimated (see their error field)")
+            raise typer.Exit(1)
+        return
+    if not model or not gpu:
+        raise InvalidInputError("estimate needs MODEL and --gpu (or --scenarios FILE)")
+    from llmplan.estimate import estimate_many
+
+    spec = _model(model, token)
+    scenario = Scenario(model=model, gpu=gpu, num_gpus=num_gpus, quant=quant, engine=engine, parallel=parallel,
+                        batch=batch, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, context=context,
+                        vram_gib=vram_gib)
+    (result,) = estimate_many(spec, [scenario], table)
+    if result.error:
+        raise InvalidInputError(result.error)
+    views.show_estimates([result], fmt, single=True)
+
+
+# ------------------------------------------------------------------------------------------ gpus
+
+@gpus_app.callback(invoke_without_command=True,
+                   epilog="Examples:\n\n  llmplan gpus --segment datacenter --min-memory 80\n\n"
+                          "  llmplan gpus --vendor apple --sort memory_bw_gbs --format csv")
+@guarded
+def gpus_list(
+    ctx: typer.Context,
+    segment: Annotated[Optional[str], typer.Option("--segment", help="consumer|workstation|datacenter|apple|tpu")] = None,
+    vendor: Annotated[Optional[str], typer.Option("--vendor", help="NVIDIA, AMD, Apple, Intel, Google")] = None,
+    min_memory: Annotated[Optional[float], typer.Option("--min-memory", help="Minimum memory, GB")] = None,
+    max_price: Annotated[Optional[float], typer.Option("--max-price", help="Maximum purchase price, USD")] = None,
+    sort: Annotated[str, typer.Option("--sort", help="Column to sort by (descending for specs, "
+                                      "ascending for name and prices)")] = "memory_bw_gbs",
+    fmt: FormatOpt = OutputFormat.table,
+    gpu_file: GpuFileOpt = None,
+) -> None:
+    """List the GPU table, filtered and sorted."""
+    if ctx.invoked_subcommand:
+        return
+    from llmplan.cli import views
+
+    views.show_gpu_list(_gpus(gpu_file), segment, vendor, min_memory, max_price, sort, fmt)
+
+
+@gpus_app.command("show", epilog="Example:\n\n  llmplan gpus show \"RTX 4090\"")
+@guarded
+def gpus_show(name: Annotated[str, typer.Argument(help="GPU name or alias")],
+              fmt: FormatOpt = OutputFormat.table, gpu_file: GpuFileOpt = None) -> None:
+    """Every column of one GPU, with its sources."""
+    from llmplan.cli import views
+    from llmplan.gpus import resolve_gpu
+
+    gpu, warnings = resolve_gpu(name, _gpus(gpu_file))
+    _warn(warnings)
+    views.show_gpu(gpu, fmt)
+
+
+@gpus_app.command("compare", epilog="Example:\n\n  llmplan gpus compare \"RTX 4090\" \"RTX 5090\" "
+                  "\"A100 80GB SXM\" \"H100 SXM\"")
+@guarded
+def gpus_compare(names: Annotated[list[str], typer.Argument(help="Two or more GPU names")],
+                 fmt: FormatOpt = OutputFormat.table, gpu_file: GpuFileOpt = None) -> None:
+    """Side by side: memory, bandwidth, tensor TFLOPS, price, $ per GB and per GB/s, watts."""
+    from llmplan.cli import views
+    from llmplan.gpus import resolve_gpu
+
+    table = _gpus(gpu_file)
+    picked = []
+    for n in names:
+        gpu, warnings = resolve_gpu(n, table)
+        _warn(warnings)
+        picked.append(gpu)
+    views.show_gpu_compare(picked, fmt)
+
+
+# ------------------------------------------------------------------------------------------ info
+
+@app.command(epilog="Examples:\n\n  llmplan info llama-2-7b\n\n  llmplan info Qwen/Qwen3-30B-A3B --context 32768 "
+             "--format json")
+@guarded
+def info(model: Annotated[str, typer.Argument(help="Hub repo id or short name")],
+         context: Annotated[int, typer.Option("--context", help="Context for the KV column")] = 4096,
+         fmt: FormatOpt = OutputFormat.table, token: TokenOpt = None) -> None:
+    """Facts of a model and its memory at each quantization."""
+    from llmplan.cli import views
+    from llmplan.errors import InvalidInputError
+
+    if context < 1:
+        raise InvalidInputError("--context must be at least 1")
+    views.show_info(_model(model, token), context, fmt)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        message("interrupted")
+        sys.exit(130)

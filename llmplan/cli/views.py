@@ -1,0 +1,291 @@
+"""Turn library results into rows for the one rendering path (llmplan.cli.render)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+
+from llmplan.cli.render import OutputFormat, emit, message, print_kv, print_table
+from llmplan.records import Estimate, GpuSpec, ModelSpec
+
+BAND_NOTE = "speed band: provisional +/-30% until `llmplan validate` publishes measured residuals"
+
+
+# ----------------------------------------------------------------------------------- estimate
+
+def run_scenarios(path: str, gpus, token: str | None) -> list[Estimate]:
+    """Every row of a scenario file, in order; each distinct model is resolved once."""
+    from llmplan.errors import LlmplanError
+    from llmplan.estimate import error_estimate, estimate_many, read_scenarios
+    from llmplan.records import Scenario
+    from llmplan.resolve import resolve_model
+
+    rows = read_scenarios(path)
+    results: list[Estimate | None] = [None] * len(rows)
+    by_model: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        if isinstance(row, LlmplanError):
+            results[i] = error_estimate(Scenario(model="", gpu=""), str(row))
+        else:
+            by_model.setdefault(row.model.strip().lower(), []).append(i)
+    for indices in by_model.values():
+        scenarios = [rows[i] for i in indices]
+        try:
+            spec, _ = resolve_model(scenarios[0].model, token=token)
+        except LlmplanError as exc:
+            for i, s in zip(indices, scenarios):
+                results[i] = error_estimate(s, str(exc))
+            continue
+        for i, est in zip(indices, estimate_many(spec, scenarios, gpus)):
+            results[i] = est
+    return [r for r in results if r is not None]
+
+
+ESTIMATE_TABLE = ["id", "gpu", "num_gpus", "quant", "engine", "batch", "context", "vram_gib_per_gpu",
+                  "gpu_memory_gib", "fits", "decode_tps", "decode_tps_per_seq", "prefill_tps", "ttft_s", "error"]
+
+
+def show_estimates(results: list[Estimate], fmt: OutputFormat, single: bool) -> None:
+    rows = [asdict(r) for r in results]
+    columns = [f.name for f in fields(Estimate)]
+    if fmt is OutputFormat.table and single:
+        _estimate_card(results[0])
+    elif fmt is OutputFormat.table:
+        emit(rows, fmt, columns=columns, table_columns=ESTIMATE_TABLE, title="Estimates")
+    else:
+        emit(rows, fmt, columns=columns, single=single)
+    for r in results:
+        for w in r.warnings:
+            message(f"warning: {r.id + ': ' if r.id else ''}{w}")
+    if fmt is OutputFormat.table:
+        message(BAND_NOTE)
+
+
+def _estimate_card(e: Estimate) -> None:
+    setup = f"{e.num_gpus}x {e.gpu}, {e.quant} on {e.engine}" + (f" ({e.parallel})" if e.num_gpus > 1 else "")
+    headroom = (e.gpu_memory_gib - e.vram_gib_per_gpu) if e.gpu_memory_gib is not None else None
+    memory = [
+        ("weights", f"{e.weights_gib:.2f} GiB"),
+        ("KV cache", f"{e.kv_cache_gib:.2f} GiB ({e.batch} x {e.context} tokens)"),
+        ("activations", f"{e.activations_gib:.2f} GiB"),
+        ("runtime overhead", f"{e.runtime_overhead_gib:.2f} GiB"),
+        ("total", f"{e.vram_gib:.2f} GiB ({e.vram_gib_per_gpu:.2f} GiB per GPU)"),
+        ("GPU memory", f"{e.gpu_memory_gib:.2f} GiB per GPU usable"),
+        ("fits", f"{'yes' if e.fits else 'NO'} (headroom {headroom:+.2f} GiB per GPU)"),
+    ]
+    print_kv(memory, title=f"{e.model} on {setup}: memory")
+    if e.fits and e.decode_tps is not None:
+        speed = [
+            ("decode", f"{e.decode_tps:.1f} tok/s total, {e.decode_tps_per_seq:.1f} per sequence "
+                       f"(band {e.decode_tps_low:.1f}-{e.decode_tps_high:.1f}; {e.bound}-bound)"),
+            ("prefill", "-" if e.prefill_tps is None else f"{e.prefill_tps:,.0f} tok/s"),
+            ("time to first token", "-" if e.ttft_s is None else f"{e.ttft_s:.3f} s ({e.prompt_tokens}-token prompt)"),
+            ("time per output token", f"{e.tpot_ms:.1f} ms"),
+            ("end to end", "-" if e.e2e_s is None else f"{e.e2e_s:.2f} s for {e.gen_tokens} tokens"),
+            ("max batch at this context", str(e.max_batch)),
+        ]
+        print_kv(speed, title="speed")
+
+
+# ---------------------------------------------------------------------------------------- fit
+
+FIT_COLUMNS = ["rank", "gpu", "num_gpus", "segment", "quant", "engine", "parallel", "fits", "vram_gib_per_gpu",
+               "decode_tps", "decode_tps_per_user", "decode_tps_low", "decode_tps_high", "prefill_tps", "ttft_s",
+               "upfront_usd", "usd_per_hour", "usd_per_month", "usd_per_million_tokens", "breakeven_months",
+               "pareto", "accepted", "reason", "notes"]
+
+
+def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
+    rows = []
+    for i, r in enumerate(frame.to_dict("records"), start=start):
+        notes = []
+        if r.get("segment") == "consumer" and r.get("num_gpus", 1) > 1:
+            notes.append("GeForce: no NVLink on 40/50 series; driver EULA bars datacenter deployment")
+        rows.append({
+            "rank": i if accepted else None, "gpu": r["name"], "num_gpus": int(r["num_gpus"]),
+            "segment": r["segment"], "quant": r["quant"], "engine": r["engine"], "parallel": r["parallel"],
+            "fits": bool(r["fits"]), "vram_gib_per_gpu": round(r["vram_gib_per_gpu"], 2),
+            "decode_tps": r["decode_tps"], "decode_tps_per_user": r["decode_tps_per_user"],
+            "decode_tps_low": r["decode_tps_low"], "decode_tps_high": r["decode_tps_high"],
+            "prefill_tps": r["prefill_tps"], "ttft_s": r["ttft_s"], "upfront_usd": r["upfront_usd"],
+            "usd_per_hour": r["usd_per_hour"], "usd_per_month": r["usd_per_month"],
+            "usd_per_million_tokens": r["usd_per_million_tokens"], "breakeven_months": r["breakeven_months"],
+            "pareto": bool(r.get("pareto", False)), "accepted": accepted, "reason": r["reason"], "notes": notes})
+    return rows
+
+
+def show_fit(model: ModelSpec, req, result, fmt: OutputFormat) -> None:
+    options = _fit_rows(result.options, True, 1)
+    rejected = _fit_rows(result.rejected, False, 1)
+    if fmt is not OutputFormat.table:
+        emit(options + rejected, fmt, columns=FIT_COLUMNS)
+    else:
+        goal = [f"{req.users} user{'s' if req.users > 1 else ''}", f"{req.context} context"]
+        if req.tps_per_user:
+            goal.append(f">= {req.tps_per_user:g} tok/s each")
+        if req.budget_usd and req.mode == "buy":
+            goal.append(f"budget ${req.budget_usd:,.0f}")
+        if req.hourly_budget_usd and req.mode == "rent":
+            goal.append(f"budget ${req.hourly_budget_usd:.2f}/h")
+        cost_col = "upfront_usd" if req.mode == "buy" else "usd_per_hour"
+        title = f"{model.repo_id}: {'buy' if req.mode == 'buy' else 'rent'} options ({', '.join(goal)})"
+        for r in options:
+            r["hardware"] = f"{r['num_gpus']}x {r['gpu']}"
+            r["tok/s"] = _speed(r)
+            r["engine"] = r["engine"] + (f" {r['parallel']}" if r["num_gpus"] > 1 else "")
+            r["pareto"] = "*" if r["pareto"] else ""
+        headers = {"upfront_usd": "upfront $", "usd_per_hour": "$/h (rent)" if req.mode == "rent" else "power $/h",
+                   "usd_per_million_tokens": "$/1M tok", "vram_gib_per_gpu": "GiB/GPU", "ttft_s": "TTFT s",
+                   "breakeven_months": "break-even mo", "pareto": "P"}
+        cols = ["rank", "hardware", "quant", "engine", "vram_gib_per_gpu", "tok/s", "ttft_s", cost_col,
+                "usd_per_million_tokens", "pareto"]
+        if req.mode == "buy":
+            cols.insert(-1, "breakeven_months")
+        if options:
+            print_table(options, cols, headers, title)
+        else:
+            message(f"No option meets the goal ({', '.join(goal)}).")
+        if rejected:
+            for r in rejected:
+                r["hardware"] = f"{r['num_gpus']}x {r['gpu']}"
+            print_table(rejected, ["hardware", "quant", "reason"], {}, "Nearest misses (binding constraint)")
+    message(f"searched {result.searched} options (GPU x count x quant x engine); tok/s is per user, "
+            "total in brackets; P marks the cost/speed Pareto front")
+    message("prices are dated snapshots from gpu_specs.csv (see `llmplan gpus show NAME`); override with --gpu-file")
+    message(BAND_NOTE)
+    for note in result.notes:
+        message(f"note: {note}")
+
+
+def _speed(r: dict) -> str:
+    per_user, total = r["decode_tps_per_user"], r["decode_tps"]
+    if per_user is None:
+        return "-"
+    return f"{per_user:.0f}" if r["num_gpus"] and abs(total - per_user) < 0.5 else f"{per_user:.0f} ({total:.0f})"
+
+
+# --------------------------------------------------------------------------------------- gpus
+
+GPU_LIST_COLUMNS = ["name", "vendor", "segment", "memory_gib", "memory_bw_gbs", "fp16_tflops", "fp8_tflops",
+                    "tdp_w", "street_usd", "cloud_usd_per_hour"]
+_ASCENDING = {"name", "vendor", "segment", "street_usd", "launch_usd", "used_usd", "cloud_usd_per_hour", "tdp_w"}
+
+
+def show_gpu_list(gpus, segment, vendor, min_memory, max_price, sort: str, fmt: OutputFormat) -> None:
+    from llmplan.errors import InvalidInputError
+
+    rows = [asdict(g) for g in gpus]
+    if segment:
+        rows = [r for r in rows if r["segment"] == segment.strip().lower()]
+    if vendor:
+        rows = [r for r in rows if r["vendor"].lower() == vendor.strip().lower()]
+    if min_memory is not None:
+        rows = [r for r in rows if r["memory_gib"] >= min_memory]
+    if max_price is not None:
+        rows = [r for r in rows if (r["street_usd"] or r["launch_usd"] or float("inf")) <= max_price]
+    if sort not in (rows[0] if rows else {f.name: None for f in fields(GpuSpec)}):
+        raise InvalidInputError(f"cannot sort by {sort!r}; use a column such as memory_bw_gbs, memory_gib, "
+                                "fp16_tflops, street_usd, name")
+    asc = sort in _ASCENDING
+    present = [r for r in rows if r[sort] not in (None, "")]
+    missing = [r for r in rows if r[sort] in (None, "")]
+    rows = sorted(present, key=lambda r: r[sort], reverse=not asc) + missing
+    headers = {"memory_gib": "GB", "memory_bw_gbs": "GB/s", "fp16_tflops": "FP16 TFLOPS", "fp8_tflops": "FP8",
+               "tdp_w": "W", "street_usd": "street $", "cloud_usd_per_hour": "cloud $/h"}
+    emit(rows, fmt, columns=[f.name for f in fields(GpuSpec)], table_columns=GPU_LIST_COLUMNS, headers=headers,
+         title=f"{len(rows)} GPUs")
+
+
+def show_gpu(gpu: GpuSpec, fmt: OutputFormat) -> None:
+    row = asdict(gpu)
+    if fmt is OutputFormat.table:
+        print_kv([(k, v) for k, v in row.items() if v not in (None, "", ())], title=gpu.name)
+    else:
+        emit([row], fmt, single=True)
+
+
+COMPARE_FIELDS = [("memory_gib", "memory GB"), ("memory_type", "memory type"), ("memory_bw_gbs", "bandwidth GB/s"),
+                  ("fp16_tflops", "FP16 tensor TFLOPS (dense, FP32 acc)"), ("bf16_tflops", "BF16 TFLOPS"),
+                  ("fp8_tflops", "FP8 TFLOPS"), ("fp4_tflops", "FP4 TFLOPS"), ("tdp_w", "TDP W"),
+                  ("nvlink_gbs", "NVLink GB/s"), ("ecc", "ECC"), ("launch_usd", "launch $"),
+                  ("street_usd", "street $"), ("used_usd", "used $"), ("price_as_of", "price as of"),
+                  ("usd_per_gb", "$ per GB"), ("usd_per_gbs", "$ per GB/s"), ("cloud_usd_per_hour", "cloud $/h"),
+                  ("cloud_provider", "cloud provider"), ("cloud_as_of", "cloud as of")]
+
+
+def _compare_row(g: GpuSpec) -> dict:
+    row = asdict(g)
+    price = g.street_usd or g.launch_usd
+    row["usd_per_gb"] = round(price / g.memory_gib, 1) if price else None
+    row["usd_per_gbs"] = round(price / g.memory_bw_gbs, 2) if price and g.memory_bw_gbs else None
+    return row
+
+
+def show_gpu_compare(gpus: list[GpuSpec], fmt: OutputFormat) -> None:
+    rows = [_compare_row(g) for g in gpus]
+    if fmt is not OutputFormat.table:
+        emit(rows, fmt)
+        return
+    pivot = [{"spec": label, **{g.name: r.get(key) for g, r in zip(gpus, rows)}} for key, label in COMPARE_FIELDS]
+    print_table(pivot, ["spec", *[g.name for g in gpus]], {}, "GPU comparison")
+    message("dense tensor throughput (no 2:4 sparsity); prices are dated snapshots, see `llmplan gpus show NAME`")
+
+
+# --------------------------------------------------------------------------------------- info
+
+INFO_QUANTS = ("BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K", "fp8", "awq")
+
+
+def info_data(m: ModelSpec, context: int) -> dict:
+    from llmplan import architecture as arch
+    from llmplan.engines import GIB
+    from llmplan.memory import model_weight_bytes
+    from llmplan.quant import parse_quant
+
+    kv = float(arch.kv_cache_bytes(m, context, 1, 2.0)) / GIB
+    memory = []
+    for q in INFO_QUANTS:
+        w = model_weight_bytes(m, parse_quant(q)) / GIB
+        memory.append({"quant": q, "weights_gib": round(w, 2), "kv_cache_gib": round(kv, 2),
+                       "total_gib": round(w + kv, 2)})
+    facts = {k: v for k, v in asdict(m).items() if v not in (None, "", ())}
+    facts["params_total"] = arch.params_total(m)
+    facts["params_active"] = arch.params_active(m)
+    facts["params_computed"] = arch.param_breakdown(m).total
+    facts["kv_bytes_per_token_f16"] = int(sum(arch.kv_elements_per_token(m)) * 2)
+    return {**facts, "context": context, "memory": memory}
+
+
+def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
+    data = info_data(m, context)
+    if fmt is OutputFormat.json:
+        emit([data], fmt, single=True)
+        return
+    if fmt is not OutputFormat.table:
+        emit(data["memory"], fmt)
+        return
+    moe = f", MoE {m.num_experts} experts, {m.experts_per_token} per token" if m.is_moe else ""
+    attn = "MLA" if m.is_mla else ("MHA" if m.num_kv_heads == m.num_attention_heads else
+                                   ("MQA" if m.num_kv_heads == 1 else f"GQA ({m.num_kv_heads} KV heads)"))
+    swa = ""
+    if m.sliding_window_tokens:
+        swa = f", sliding window {m.sliding_window_tokens}" + (
+            f" on {m.sliding_window_pattern - 1} of every {m.sliding_window_pattern} layers"
+            if m.sliding_window_pattern else " on all layers")
+    pairs = [
+        ("repo", m.repo_id), ("family", m.family),
+        ("parameters", f"{data['params_total'] / 1e9:.2f} B total" + (
+            f", {data['params_active'] / 1e9:.2f} B active" if m.is_moe else "")),
+        ("architecture", f"{m.num_layers} layers, hidden {m.hidden_size}, {m.num_attention_heads} heads, "
+                         f"{attn}{moe}{swa}"),
+        ("context", f"{m.max_context_tokens:,} tokens"),
+        ("KV cache", f"{data['kv_bytes_per_token_f16'] / 1024:.1f} KiB per token (f16)"),
+        ("license", m.license + (" (gated: accept the licence on the Hub)" if m.gated else "")),
+        ("task", m.pipeline_tag), ("source", m.source), ("as of", m.as_of),
+    ]
+    print_kv(pairs, title=m.repo_id)
+    print_table(data["memory"], ["quant", "weights_gib", "kv_cache_gib", "total_gib"],
+                {"weights_gib": "weights GiB", "kv_cache_gib": f"KV GiB @ {context}", "total_gib": "total GiB"},
+                f"memory at {context} tokens of context (batch 1, f16 KV)")
+    if m.license.startswith("llama"):
+        message("licence: the Llama community licences require a separate licence from Meta above "
+                "700 million monthly active users")

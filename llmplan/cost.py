@@ -1,0 +1,47 @@
+"""Purchase, power and rental cost. Prices are dated snapshots from gpu_specs.csv (price_as_of,
+cloud_as_of columns) and always user-overridable; every derived figure is plain arithmetic on them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Average US residential electricity price, 2024: 16.5 cents/kWh (US EIA, Electric Power Monthly,
+# table 5.3, 2025-02). Override with --electricity.
+DEFAULT_USD_PER_KWH = 0.165
+HOURS_PER_MONTH = 730.0  # 8,760 h / 12 (definition)
+# Share of TDP an inference GPU draws on average while serving (decode is memory-bound): ~60-70% in
+# nvidia-smi traces of llama.cpp / vLLM decode (provisional; issue 8 refines with measurements).
+POWER_UTILIZATION = 0.65
+
+
+def purchase_usd(street_usd, launch_usd, used_usd, num_gpus, *, used: bool = False):
+    """Upfront USD for ``num_gpus`` cards: the used price with ``used``, else street, else launch."""
+    street = np.asarray(street_usd, dtype=float)
+    launch = np.asarray(launch_usd, dtype=float)
+    unit = np.where(np.isnan(street), launch, street)
+    if used:
+        unit = np.asarray(used_usd, dtype=float)
+    return unit * np.asarray(num_gpus, dtype=float)
+
+
+def power_usd_per_hour(tdp_w, num_gpus, usd_per_kwh: float = DEFAULT_USD_PER_KWH,
+                       utilization: float = POWER_UTILIZATION):
+    return np.asarray(tdp_w, dtype=float) * np.asarray(num_gpus, dtype=float) * utilization / 1000.0 * usd_per_kwh
+
+
+def rent_usd_per_hour(cloud_usd_per_hour, num_gpus):
+    return np.asarray(cloud_usd_per_hour, dtype=float) * np.asarray(num_gpus, dtype=float)
+
+
+def usd_per_million_tokens(usd_per_hour, decode_tps):
+    """Cost of a million output tokens at the aggregate decode rate reached (full utilisation)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(usd_per_hour, dtype=float) / (np.asarray(decode_tps, dtype=float) * 3600.0) * 1e6
+
+
+def breakeven_months(upfront_usd, rent_per_hour, power_per_hour, duty: float = 1.0):
+    """Months of renting that cost as much as buying (renting minus the power a bought card burns)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        saving = (np.asarray(rent_per_hour, dtype=float) - np.asarray(power_per_hour, dtype=float)) * HOURS_PER_MONTH * duty
+        months = np.asarray(upfront_usd, dtype=float) / saving
+    return np.where(saving > 0, months, np.nan)

@@ -1,0 +1,134 @@
+"""Inference engines: what each supports and the few constants that set its memory and speed.
+
+Every efficiency and overhead here is a named constant with its source. Values marked "fit" come from
+``scripts/calibrate.py`` over the calibration set (llmplan/data/calibration.csv), whose rows carry their
+own sources; the reserved validation tables (see README) were never used to set them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llmplan.errors import InvalidInputError
+
+GIB = 1024**3
+
+# CUDA context + cuBLAS workspace per GPU for a C++ engine (llama.cpp): ~0.3-0.4 GiB on Ada/Hopper
+# (nvidia-smi after context creation; llama.cpp issue discussions of "CUDA0 buffer" vs nvidia-smi, 2024).
+CUDA_CONTEXT_GIB = 0.40
+# PyTorch engines add the caching allocator, cuBLAS/NCCL workspaces and CUDA graphs: vLLM logs show
+# ~0.5-1.0 GiB of "non-torch memory" + graph memory on H100 for 8B models (vLLM docs, "Memory profiling", 2025).
+TORCH_RUNTIME_GIB = 1.0
+# vLLM / SGLang / TensorRT-LLM take this share of device memory up front (vLLM default
+# gpu_memory_utilization=0.9, vLLM EngineArgs docs 2025; SGLang mem_fraction_static ~0.88).
+SERVING_MEMORY_UTILIZATION = 0.90
+# Paged KV cache block size in tokens (vLLM default block_size=16, EngineArgs docs 2025).
+PAGED_BLOCK_TOKENS = 16
+# llama.cpp default physical micro-batch for prompt processing (n_ubatch=512, llama.cpp common args, 2025).
+LLAMA_CPP_UBATCH = 512
+# vLLM V1 default max_num_batched_tokens for the profiling/prefill chunk (vLLM docs, 2025).
+SERVING_BATCHED_TOKENS = 8192
+# macOS lets Metal wire about 2/3 of unified memory on machines with <= 36 GB and about 3/4 above
+# (Metal recommendedMaxWorkingSetSize, reported in llama.cpp/ggml-metal logs and discussion #4167, 2023-24).
+APPLE_GPU_SHARE_SMALL = 0.67
+APPLE_GPU_SHARE_LARGE = 0.75
+APPLE_SMALL_LIMIT_GIB = 36
+# NCCL small-message all-reduce latency: ~6 us on NVLink (8x H100 HGX, NVIDIA/nccl#1259, 2024-04),
+# ~50 us over PCIe for 8x RTX 3090 (NVIDIA/nccl#1439, 2024-09); we use 8 us and 30 us for 2-4 GPUs.
+ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "pcie": 30e-6}
+# PCIe 4.0 x16 effective ~25 GB/s one way (nccl-tests busbw 20-25 GB/s, NVIDIA/nccl-tests#44, 2020).
+PCIE_ALLREDUCE_GBS = 25.0
+
+
+@dataclass(frozen=True)
+class EngineProfile:
+    """An engine kind. Efficiencies are fractions of peak; overheads in seconds per decode step."""
+
+    name: str
+    backends: frozenset[str]
+    quant_kinds: frozenset[str]
+    parallel_modes: tuple[str, ...]  # first is the default
+    bw_efficiency: dict[str, float]  # per backend: achieved / peak memory bandwidth in decode
+    prefill_efficiency: float  # achieved / peak tensor FLOPs in prefill
+    step_overhead_s: float  # fixed per decode step: launches, sampling, scheduling
+    runtime_gib: float  # per GPU, outside weights/KV/activations
+    paged: bool = False  # preallocates a paged KV pool (vLLM-like)
+    mla_compressed: bool = True  # stores MLA's latent rather than full K/V
+    window_capped: bool = True  # sliding-window layers hold only the window
+    sources: str = ""
+    default_quant: str = "bf16"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+_GGUF = frozenset({"gguf", "float"})
+_SERVING = frozenset({"float", "fp8", "fp4", "awq", "gptq", "int8", "int4", "bnb"})
+
+# Provisional constants (first solver, 2026-11-22); scripts/calibrate.py refits them (issue 7).
+PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
+    EngineProfile(
+        "llama.cpp", frozenset({"cuda", "rocm", "metal", "vulkan", "sycl"}), _GGUF, ("pp", "tp"),
+        bw_efficiency={"cuda": 0.72, "metal": 0.70, "rocm": 0.55, "vulkan": 0.55, "sycl": 0.45},
+        prefill_efficiency=0.45, step_overhead_s=0.8e-3, runtime_gib=CUDA_CONTEXT_GIB,
+        default_quant="Q4_K_M",
+        sources="llama.cpp PR #3776 (tg128 7B F16 on RTX 4090 ~ 73% of peak BW); fit to calibration set"),
+    EngineProfile(
+        "vllm", frozenset({"cuda", "rocm", "tpu"}), _SERVING, ("tp", "pp"),
+        bw_efficiency={"cuda": 0.75, "rocm": 0.60, "tpu": 0.60},
+        prefill_efficiency=0.55, step_overhead_s=2.0e-3, runtime_gib=TORCH_RUNTIME_GIB, paged=True,
+        sources="vLLM benchmarks docs (Llama-3-8B bf16, H100, batch 1); fit to calibration set"),
+    EngineProfile(
+        "transformers", frozenset({"cuda", "rocm", "metal"}), _SERVING, ("pp",),
+        bw_efficiency={"cuda": 0.60, "rocm": 0.50, "metal": 0.45},
+        prefill_efficiency=0.45, step_overhead_s=20e-3, runtime_gib=0.6, mla_compressed=False,
+        window_capped=False,
+        sources="HF eager generate is launch-bound: ~20-30 ms/token for 7B (transformers issues, 2024)"),
+    EngineProfile(
+        "exllamav2", frozenset({"cuda", "rocm"}), frozenset({"exl2", "gptq", "float"}), ("tp", "pp"),
+        bw_efficiency={"cuda": 0.75, "rocm": 0.55},
+        prefill_efficiency=0.45, step_overhead_s=1.0e-3, runtime_gib=0.6, default_quant="exl2-4.65",
+        sources="provisional: same class as llama.cpp CUDA"),
+    EngineProfile(
+        "mlx", frozenset({"metal"}), frozenset({"float", "mlx", "int4", "int8"}), ("pp",),
+        bw_efficiency={"metal": 0.72}, prefill_efficiency=0.40, step_overhead_s=1.0e-3,
+        runtime_gib=0.3, default_quant="int4",
+        sources="provisional: same class as llama.cpp Metal"),
+    EngineProfile(
+        "mlc-llm", frozenset({"cuda", "rocm", "metal", "vulkan"}), frozenset({"mlc", "float"}), ("tp",),
+        bw_efficiency={"cuda": 0.75, "rocm": 0.65, "metal": 0.70, "vulkan": 0.55},
+        prefill_efficiency=0.40, step_overhead_s=1.0e-3, runtime_gib=0.5, default_quant="mlc-q4f16_1",
+        sources="provisional: same class as llama.cpp"),
+]}
+
+# Engines we do not model separately, estimated as their nearest kind (with a warning).
+NEAREST: dict[str, str] = {
+    "ollama": "llama.cpp", "sglang": "vllm", "tensorrt-llm": "vllm", "lmdeploy": "vllm", "tgi": "vllm",
+    "deepspeed-mii": "vllm", "exllama": "exllamav2", "autoawq": "transformers", "tinychat": "exllamav2",
+    "gpt-fast": "exllamav2", "ctranslate2": "exllamav2", "litgpt": "transformers",
+    "onnxruntime": "transformers", "koboldcpp": "llama.cpp", "lm-studio": "llama.cpp",
+}
+# Aliases that are the same engine (no warning).
+SAME: dict[str, str] = {"llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "ollama": "llama.cpp",
+                        "hf": "transformers", "mlc": "mlc-llm", "trt-llm": "tensorrt-llm"}
+
+
+def resolve_engine(name: str) -> tuple[EngineProfile, list[str]]:
+    """Return the profile for an engine name and any warnings (nearest-kind substitution)."""
+    key = name.strip().lower()
+    if key in PROFILES:
+        return PROFILES[key], []
+    if key == "ollama":  # ollama runs llama.cpp underneath: same kernels, same memory layout
+        return PROFILES["llama.cpp"], []
+    key = SAME.get(key, key)
+    if key in PROFILES:
+        return PROFILES[key], []
+    if key in NEAREST:
+        prof = PROFILES[NEAREST[key]]
+        return prof, [f"engine {name} is not modelled yet; estimated as {prof.name}"]
+    known = sorted(set(PROFILES) | set(NEAREST))
+    raise InvalidInputError(f"unknown engine {name!r}; known: {', '.join(known)}")
+
+
+def backend_for(vendor: str) -> str:
+    """The compute backend an engine uses on a vendor's GPU."""
+    return {"nvidia": "cuda", "amd": "rocm", "apple": "metal", "intel": "sycl", "google": "tpu"}.get(
+        vendor.strip().lower(), "cuda")

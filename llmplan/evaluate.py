@@ -1,0 +1,163 @@
+"""Evaluate deployments of one model, vectorised: every row of a candidate table is one GPU x count x
+quantization x engine x parallel x batch x context choice. `estimate` evaluates a one-row table, `fit`
+thousands; both go through this one path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from llmplan import architecture as arch
+from llmplan import memory as mem
+from llmplan import throughput as tp
+from llmplan.engines import (ALLREDUCE_LATENCY_S, GIB, PCIE_ALLREDUCE_GBS, EngineProfile, backend_for,
+                             resolve_engine)
+from llmplan.quant import QuantFormat, parse_quant
+from llmplan.records import GpuSpec, ModelSpec
+
+# Largest batch `--batch max` reports: vLLM's default max_num_seqs is 256 (vLLM EngineArgs docs, 2025).
+MAX_BATCH_CAP = 256
+# Provisional error band of decode predictions (fraction below / above); replaced by the validation
+# residuals of the calibration set once `llmplan validate` lands (issue 7).
+DECODE_BAND = (0.30, 0.30)
+
+GPU_COLUMNS = ("name", "vendor", "segment", "memory_gib", "memory_bw_gbs", "fp16_tflops", "fp16_fp16acc_tflops",
+               "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops", "nvlink_gbs", "tdp_w")
+
+
+def gpu_frame(gpus: list[GpuSpec] | tuple[GpuSpec, ...]) -> pd.DataFrame:
+    """The GPU records as a table, one column per numeric spec (NaN where unknown)."""
+    rows = [{c: getattr(g, c) for c in GPU_COLUMNS} for g in gpus]
+    frame = pd.DataFrame(rows, columns=list(GPU_COLUMNS))
+    for c in GPU_COLUMNS[3:]:
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+    return frame
+
+
+def _peak_flops(frame: pd.DataFrame, fmt: QuantFormat, engine: EngineProfile) -> np.ndarray:
+    """Dense tensor FLOP/s the prefill matmuls of this format run at on each row's GPU."""
+    fp16 = frame["fp16_tflops"].to_numpy()
+    fp16_fast = frame["fp16_fp16acc_tflops"].fillna(frame["fp16_tflops"]).to_numpy()
+    if fmt.is_gguf and fmt.compute == "int8":
+        # llama.cpp's quantized matmul (MMQ) runs on int8 tensor cores where they exist.
+        peak = frame["int8_tops"].fillna(frame["fp16_tflops"]).to_numpy()
+    elif fmt.is_gguf:
+        peak = fp16_fast
+    elif fmt.compute == "fp8":
+        peak = frame["fp8_tflops"].fillna(frame["fp16_tflops"]).to_numpy()
+    elif fmt.compute == "fp4":
+        peak = frame["fp4_tflops"].fillna(frame["fp8_tflops"]).fillna(frame["fp16_tflops"]).to_numpy()
+    elif fmt.compute == "int8":
+        peak = frame["int8_tops"].fillna(frame["fp16_tflops"]).to_numpy()
+    else:
+        peak = frame["bf16_tflops"].fillna(frame["fp16_tflops"]).to_numpy() if fmt.name == "bf16" else fp16
+    return np.asarray(peak, dtype=float) * 1e12
+
+
+def evaluate(model: ModelSpec, cand: pd.DataFrame) -> pd.DataFrame:
+    """Add memory, speed and fit columns to a candidate table.
+
+    Required columns: the GPU columns above (memory_gib already overridden where the user gave one),
+    num_gpus, quant, engine, parallel ('tp'|'pp'), batch (NaN = max), prompt_tokens, gen_tokens,
+    context, kv_bytes_per_element.
+    """
+    out = cand.copy()
+    parts = [_evaluate_group(model, group, quant, engine)
+             for (quant, engine), group in out.groupby(["quant", "engine"], sort=False)]
+    result = pd.concat(parts) if parts else out
+    return result.loc[out.index]
+
+
+def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: str) -> pd.DataFrame:
+    g = g.copy()
+    fmt = parse_quant(quant)
+    engine, _ = resolve_engine(engine_name)
+    n = g["num_gpus"].to_numpy(dtype=float)
+    is_tp = (g["parallel"] == "tp").to_numpy() & (n > 1)
+    is_apple = (g["vendor"].str.lower() == "apple").to_numpy()
+    backend = g["vendor"].map(backend_for)
+    bw_eff = backend.map(lambda b: engine.bw_efficiency.get(b, np.nan)).to_numpy(dtype=float)
+    prompt = g["prompt_tokens"].to_numpy(dtype=float)
+    gen = g["gen_tokens"].to_numpy(dtype=float)
+    context = g["context"].to_numpy(dtype=float)
+    kv_elem = g["kv_bytes_per_element"].to_numpy(dtype=float)
+
+    # --- memory, per GPU ---
+    device = mem.usable_device_bytes(g["memory_gib"].to_numpy(dtype=float), is_apple)
+    weights_total = mem.model_weight_bytes(model, fmt)
+    weights_pg = weights_total / n
+    runtime_pg = mem.runtime_bytes(engine, device)
+    kv_share = mem.kv_split_factor(model, n, is_tp)
+    kv_tokens = mem.kv_tokens_allocated(engine, context)
+    kv_seq_total = arch.kv_cache_bytes(model, kv_tokens, 1.0, kv_elem, mla_compressed=engine.mla_compressed,
+                                       window_capped=engine.window_capped)
+    kv_seq_pg = kv_seq_total * kv_share
+    batch = g["batch"].to_numpy(dtype=float)
+    want_max = np.isnan(batch)
+    act_one = mem.activation_bytes(model, engine, prompt, 1.0)
+    free_pg = device - weights_pg - runtime_pg - act_one
+    with np.errstate(divide="ignore", invalid="ignore"):
+        max_batch = np.floor(np.where(kv_seq_pg > 0, free_pg / kv_seq_pg, MAX_BATCH_CAP))
+    max_batch = np.clip(np.nan_to_num(max_batch, nan=0.0), 0, MAX_BATCH_CAP)
+    # activations grow with the batch for some engines: shrink the max batch until all terms fit
+    for _ in range(3):
+        need = weights_pg + runtime_pg + mem.activation_bytes(model, engine, prompt, np.maximum(max_batch, 1))
+        over = need + max_batch * kv_seq_pg > device
+        max_batch = np.where(over, np.maximum(max_batch - np.ceil((need + max_batch * kv_seq_pg - device)
+                                                                  / np.maximum(kv_seq_pg, 1.0)), 0), max_batch)
+    batch = np.where(want_max, np.maximum(max_batch, 1.0), batch)
+    act_pg = mem.activation_bytes(model, engine, prompt, batch)
+    kv_pg = kv_seq_pg * batch
+    per_gpu = weights_pg + kv_pg + act_pg + runtime_pg
+    g["batch"] = batch.astype(int)
+    g["max_batch"] = max_batch.astype(int)
+    g["weights_gib"] = weights_total / GIB
+    g["kv_cache_gib"] = kv_pg * n / GIB
+    g["activations_gib"] = act_pg * n / GIB
+    g["runtime_overhead_gib"] = runtime_pg * n / GIB
+    g["vram_gib_per_gpu"] = per_gpu / GIB
+    g["vram_gib"] = per_gpu * n / GIB
+    g["gpu_memory_gib"] = device / GIB
+    g["fits"] = per_gpu <= device
+
+    # --- speed ---
+    bw = g["memory_bw_gbs"].to_numpy(dtype=float) * 1e9
+    peak = _peak_flops(g, fmt, engine)
+    active = arch.params_active(model)
+    split = np.where(is_tp, n, 1.0)  # pipeline split: the GPUs take turns, no single-stream speed-up
+    link_gbs = np.where(g["nvlink_gbs"].notna(), g["nvlink_gbs"].to_numpy(dtype=float) / 2.0, PCIE_ALLREDUCE_GBS)
+    latency = np.where(g["nvlink_gbs"].notna(), ALLREDUCE_LATENCY_S["nvlink"], ALLREDUCE_LATENCY_S["pcie"])
+
+    def step(positions, b):
+        weight_read = mem.decode_weight_read_bytes(model, fmt, b) / split
+        kv_read = arch.kv_cache_bytes(model, positions, b, kv_elem, mla_compressed=engine.mla_compressed,
+                                      window_capped=engine.window_capped) * np.where(is_tp, kv_share, 1.0)
+        flops = (2.0 * active + tp.attention_flops_per_token(model, positions)) * b / split
+        comm_tp = 2 * model.num_layers * tp.allreduce_seconds(n, b * model.hidden_size * 2.0, link_gbs, latency)
+        comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency, 0.0)
+        return tp.decode_step_seconds(weight_read, kv_read, bw, bw_eff, flops, peak, engine.prefill_efficiency,
+                                      engine.step_overhead_s, np.where(is_tp, comm_tp, comm_pp))
+
+    mean_position = prompt + gen / 2.0
+    t_step, memory_bound = step(mean_position, batch)
+    t_first, _ = step(prompt, np.ones_like(batch))
+    prompt_flops = 2.0 * active * prompt + 2.0 * model.num_layers * model.num_attention_heads * (
+        tp.attention_flops_per_token(model, 1.0) / (4.0 * model.num_layers * model.num_attention_heads)) * prompt**2
+    t_prefill = tp.prefill_seconds(prompt_flops / split, peak, engine.prefill_efficiency, weights_total / split,
+                                   bw, bw_eff, engine.step_overhead_s)
+    fits = g["fits"].to_numpy()
+    decode = np.where(fits, batch / t_step, np.nan)
+    g["decode_tps"] = decode
+    g["decode_tps_per_seq"] = np.where(fits, 1.0 / t_step, np.nan)
+    g["tpot_ms"] = np.where(fits, t_step * 1e3, np.nan)
+    g["prefill_tps"] = np.where(fits, prompt / t_prefill, np.nan)
+    g["ttft_s"] = np.where(fits, t_prefill + t_first, np.nan)
+    g["e2e_s"] = np.where(fits, t_prefill + t_first + np.maximum(gen - 1.0, 0.0) * t_step, np.nan)
+    g["decode_tps_low"] = decode * (1.0 - DECODE_BAND[0])
+    g["decode_tps_high"] = decode * (1.0 + DECODE_BAND[1])
+    g["bound"] = np.where(memory_bound, "memory", "compute")
+    g["peak_flops_known"] = ~np.isnan(peak)
+    g["backend_supported"] = ~np.isnan(bw_eff)
+    g["weights_bytes_total"] = weights_total
+    return g

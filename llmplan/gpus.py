@@ -1,0 +1,108 @@
+"""The GPU table: loading gpu_specs.csv into GpuSpec records and resolving user-typed names."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from llmplan._csv import opt_bool, opt_float, read_rows, split_list
+from llmplan.errors import DataFileError, UnknownGpuError
+from llmplan.records import GpuSpec
+
+REQUIRED_COLUMNS = ("name", "vendor", "segment", "memory_gib", "memory_bw_gbs")
+SEGMENTS = ("consumer", "workstation", "datacenter", "apple", "tpu")
+_FLOAT_COLUMNS = ("memory_gib", "memory_bw_gbs", "fp16_tflops", "fp16_fp16acc_tflops", "bf16_tflops",
+                  "fp8_tflops", "int8_tops", "fp4_tflops", "fp32_tflops", "tdp_w", "nvlink_gbs", "pcie_gen",
+                  "pcie_lanes", "launch_usd", "street_usd", "used_usd", "cloud_usd_per_hour")
+_TEXT_COLUMNS = ("architecture", "form_factor", "memory_type", "launch_date", "price_as_of", "price_source",
+                 "cloud_provider", "cloud_as_of", "spec_sources", "notes")
+# Vendor words users add or leave out: "NVIDIA GeForce RTX 4090" == "RTX 4090".
+_NOISE = re.compile(r"\b(nvidia|geforce|apple|amd|tesla)\b")
+
+
+def default_table_path() -> Path:
+    """The packaged table (wheel), else the repository's gpu_specs.csv (source checkout)."""
+    from importlib.resources import files
+
+    packaged = Path(str(files("llmplan") / "data" / "gpu_specs.csv"))
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "gpu_specs.csv"
+
+
+def parse_gpu_table(source, label: str | None = None) -> list[GpuSpec]:
+    """Parse a GPU table (path or text stream) into records; errors name the line and column."""
+    gpus: list[GpuSpec] = []
+    for lineno, row in read_rows(source, REQUIRED_COLUMNS, label):
+        where = f"{label or source}:{lineno}"
+        if not row["name"]:
+            raise DataFileError(f"{where}: empty name")
+        segment = row["segment"].lower()
+        if segment not in SEGMENTS:
+            raise DataFileError(f"{where}: segment {row['segment']!r} is not one of {', '.join(SEGMENTS)}")
+        nums = {c: opt_float(row, c, where) for c in _FLOAT_COLUMNS}
+        if nums["memory_gib"] is None or nums["memory_gib"] <= 0:
+            raise DataFileError(f"{where}: memory_gib must be a positive number")
+        for col, value in nums.items():
+            if value is not None and value < 0:
+                raise DataFileError(f"{where}: column {col}: negative value {value}")
+        options = tuple(float(v) for v in split_list(row.get("memory_options_gib", "")) if _is_num(v))
+        gpus.append(GpuSpec(
+            name=row["name"], vendor=row["vendor"], segment=segment, aliases=split_list(row.get("aliases", "")),
+            memory_options_gib=options, ecc=opt_bool(row, "ecc", where),
+            **nums, **{c: row.get(c, "") for c in _TEXT_COLUMNS}))
+    return gpus
+
+
+def _is_num(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=4)
+def load_gpus(extra_file: str | None = None) -> tuple[GpuSpec, ...]:
+    """The built-in table, with rows from ``extra_file`` added or replacing rows of the same name."""
+    gpus = {g.name.lower(): g for g in parse_gpu_table(default_table_path(), "gpu_specs.csv")}
+    if extra_file:
+        for g in parse_gpu_table(Path(extra_file), extra_file):
+            gpus[g.name.lower()] = g
+    return tuple(gpus.values())
+
+
+def normalize(name: str) -> str:
+    text = _NOISE.sub(" ", name.lower().replace("_", " "))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _default_for(gpu: GpuSpec) -> list[str]:
+    """Family names this row is the documented default for (notes: 'default-for: A100; H100')."""
+    match = re.search(r"default-for:\s*([^|]+)", gpu.notes)
+    if not match:
+        return []
+    return [normalize(v) for v in re.split(r"[;,]", match.group(1)) if v.strip()]
+
+
+def resolve_gpu(name: str, gpus: tuple[GpuSpec, ...] | None = None) -> tuple[GpuSpec, list[str]]:
+    """Find the GPU a user means: exact name or alias first, then a documented family default (with a
+    warning listing the alternatives). Never a fuzzy match: a near miss is an error with suggestions."""
+    gpus = gpus if gpus is not None else load_gpus()
+    key = normalize(name)
+    if not key:
+        raise UnknownGpuError("empty GPU name")
+    for gpu in gpus:
+        if key == normalize(gpu.name) or key in (normalize(a) for a in gpu.aliases):
+            return gpu, []
+    for gpu in gpus:
+        if key in _default_for(gpu):
+            alternatives = [g.name for g in gpus if g is not gpu and normalize(g.name).startswith(key)]
+            alt = f"; alternatives: {', '.join(alternatives)}" if alternatives else ""
+            return gpu, [f"'{name}' is ambiguous; using {gpu.name}{alt}"]
+    candidates = {normalize(g.name): g.name for g in gpus}
+    close = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(candidates[c]) for c in close)}?" if close else ""
+    raise UnknownGpuError(f"unknown GPU {name!r}{hint} (see `llmplan gpus`)")

@@ -1,0 +1,149 @@
+"""Quantization formats: bits per weight, which tensors stay in 16 bit, and the kernel family.
+
+Bits per weight (bpw) of GGUF block types follow from their block layouts (ggml-common.h): e.g. Q4_0
+stores 32 weights in 18 bytes = 4.5 bpw, Q6_K 256 weights in 210 bytes = 6.5625 bpw. The k-quant mixes
+(Q4_K_M, ...) pick a type per tensor; until the per-tensor model lands (issue 6) their body bpw is taken
+from measured whole-file sizes of TheBloke/Llama-2-7B-GGUF (README file table, 2023-09; 6.74e9 params,
+output tensor in Q6_K split out), which reproduces the block-layout bpw for the pure types Q4_0, Q5_0,
+Q6_K and Q8_0 to within 0.5%.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmplan.errors import InvalidInputError
+
+# bpw of the Q6_K output tensor that llama.cpp's mixes keep (block layout: 210 bytes / 256 weights).
+Q6_K_BPW = 6.5625
+
+
+@dataclass(frozen=True)
+class QuantFormat:
+    """How one quantization stores weights.
+
+    ``body_bpw`` applies to every weight except the output head (and, when ``embeddings_16bit``, the
+    token embedding); ``head_bpw`` is the output head's bpw.
+    """
+
+    name: str
+    kind: str  # gguf | float | awq | gptq | bnb | exl2 | mlc | mlx | fp8 | fp4 | int8 | int4
+    body_bpw: float
+    head_bpw: float
+    embeddings_16bit: bool = False
+    compute: str = "fp16"  # tensor-core dtype the prefill matmuls run in: fp16 | fp8 | fp4 | int8
+    source: str = ""
+
+    @property
+    def is_gguf(self) -> bool:
+        return self.kind == "gguf"
+
+
+def _gguf(name: str, body_bpw: float, head_bpw: float = Q6_K_BPW, src: str = "") -> QuantFormat:
+    return QuantFormat(name, "gguf", body_bpw, head_bpw, compute="int8",
+                       source=src or "ggml-common.h block layout")
+
+
+_BLOKE = "TheBloke/Llama-2-7B-GGUF file sizes (2023-09), head in Q6_K"
+_QUANTIZE = "llama.cpp tools/quantize QUANT_OPTIONS bpw (2025)"
+
+_FORMATS: dict[str, QuantFormat] = {q.name: q for q in [
+    QuantFormat("F32", "float", 32.0, 32.0, source="definition"),
+    QuantFormat("F16", "gguf", 16.0, 16.0, source="definition"),
+    QuantFormat("BF16", "gguf", 16.0, 16.0, source="definition"),
+    _gguf("Q8_0", 8.5, 8.5),
+    _gguf("Q6_K", 6.5625),
+    _gguf("Q5_K_M", 5.657, src=_BLOKE),
+    _gguf("Q5_K_S", 5.500, src=_BLOKE),
+    _gguf("Q5_1", 6.0),
+    _gguf("Q5_0", 5.5),
+    _gguf("Q4_K_M", 4.810, src=_BLOKE),
+    _gguf("Q4_K_S", 4.543, src=_BLOKE),
+    _gguf("Q4_1", 5.0),
+    _gguf("Q4_0", 4.5),
+    _gguf("IQ4_XS", 4.25),
+    _gguf("IQ4_NL", 4.5),
+    _gguf("Q3_K_L", 4.229, src=_BLOKE),
+    _gguf("Q3_K_M", 3.865, src=_BLOKE),
+    _gguf("Q3_K_S", 3.441, src=_BLOKE),
+    _gguf("IQ3_M", 3.66, src=_QUANTIZE),
+    _gguf("IQ3_S", 3.4375),
+    _gguf("IQ3_XS", 3.3, src=_QUANTIZE),
+    _gguf("IQ3_XXS", 3.0625),
+    _gguf("Q2_K", 3.296, src=_BLOKE),
+    _gguf("IQ2_M", 2.7, src=_QUANTIZE),
+    _gguf("IQ2_S", 2.5),
+    _gguf("IQ2_XS", 2.3125),
+    _gguf("IQ2_XXS", 2.0625),
+    _gguf("IQ1_M", 1.75),
+    _gguf("IQ1_S", 1.5625),
+    QuantFormat("fp32", "float", 32.0, 32.0, source="definition"),
+    QuantFormat("fp16", "float", 16.0, 16.0, source="definition"),
+    QuantFormat("bf16", "float", 16.0, 16.0, source="definition"),
+    # FP8 (e4m3) with one fp32 scale per tensor or per channel: scales < 0.01 bpw; head kept in 16 bit
+    # as vLLM's fp8 checkpoints do (vLLM docs, "FP8 W8A8", 2025).
+    QuantFormat("fp8", "fp8", 8.0, 16.0, embeddings_16bit=True, compute="fp8",
+                source="OCP FP8 spec; vLLM FP8 W8A8 docs"),
+    # NVFP4: 4-bit e2m1 + one fp8 scale per 16 weights = 4.5 bpw (NVIDIA Blackwell NVFP4 blog, 2025-06).
+    QuantFormat("fp4", "fp4", 4.5, 16.0, embeddings_16bit=True, compute="fp4",
+                source="NVFP4 layout: 16-weight blocks, fp8 e4m3 scale"),
+    # MXFP4: 4-bit e2m1 + one e8m0 scale per 32 weights = 4.25 bpw (OCP Microscaling spec v1.0, 2023-09).
+    QuantFormat("mxfp4", "fp4", 4.25, 16.0, embeddings_16bit=True, compute="fp16",
+                source="OCP MX spec v1.0"),
+    # int8 weight-only with one fp16 scale per output channel: 8 bpw + negligible.
+    QuantFormat("int8", "int8", 8.0, 16.0, embeddings_16bit=True, compute="int8", source="definition"),
+    # int4 group-wise (group 128, fp16 scale + 4-bit zero): 4 + 16/128 + 4/128 = 4.156 bpw.
+    QuantFormat("int4", "int4", 4.156, 16.0, embeddings_16bit=True, source="group-128 layout"),
+    QuantFormat("awq", "awq", 4.156, 16.0, embeddings_16bit=True,
+                source="AWQ group 128: fp16 scale + packed 4-bit zero (arXiv:2306.00978)"),
+    QuantFormat("gptq", "gptq", 4.156, 16.0, embeddings_16bit=True,
+                source="GPTQ 4-bit group 128: fp16 scale + packed 4-bit zero (arXiv:2210.17323)"),
+    # NF4 with double quantization: 4 + 0.127 bpw (QLoRA paper, arXiv:2305.14314, section 3).
+    QuantFormat("nf4", "bnb", 4.127, 16.0, embeddings_16bit=True, source="arXiv:2305.14314 s.3"),
+    # LLM.int8(): int8 weights + one fp32 scale per row (arXiv:2208.07339): ~8 bpw.
+    QuantFormat("llm.int8", "bnb", 8.0, 16.0, embeddings_16bit=True, source="arXiv:2208.07339"),
+    # MLC q4f16_1: 4-bit weights, one fp16 scale per 32 = 4.5 bpw (mlc-llm quantization docs).
+    QuantFormat("mlc-q4f16_1", "mlc", 4.5, 4.5, source="mlc-llm group quantization, group 32"),
+]}
+
+_ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float32": "fp32", "nvfp4": "fp4",
+            "fp8_e4m3": "fp8", "int4-awq": "awq", "bnb-nf4": "nf4", "bnb-int8": "llm.int8",
+            "q4f16_1": "mlc-q4f16_1", "f16": "F16", "bf16-gguf": "BF16"}
+
+
+def parse_quant(name: str) -> QuantFormat:
+    """Resolve a quantization name (case-insensitive): GGUF type names, fp16/bf16/fp8/..., exl2-<bpw>."""
+    raw = name.strip()
+    key = raw.lower()
+    if key.startswith("exl2-"):
+        try:
+            bpw = float(key[5:])
+        except ValueError:
+            raise InvalidInputError(f"exl2 needs bits per weight, e.g. exl2-4.65 (got {raw!r})") from None
+        if not 1.0 <= bpw <= 16.0:
+            raise InvalidInputError(f"exl2 bits per weight must be between 1 and 16 (got {bpw})")
+        # ExLlamaV2 keeps the head at 6 bpw by default (exllamav2 convert.py -hb default 6).
+        return QuantFormat(f"exl2-{bpw:g}", "exl2", bpw, 6.0, source="exllamav2 convert defaults")
+    if raw in _FORMATS:  # exact spelling first: "BF16" is the GGUF type, "bf16" the serving dtype
+        return _FORMATS[raw]
+    key = _ALIASES.get(key, key)
+    for fmt_name, fmt in _FORMATS.items():
+        if fmt_name.lower() == key.lower():
+            return fmt
+    raise InvalidInputError(f"unknown quantization {raw!r}; known: {', '.join(known_quants())}, exl2-<bpw>")
+
+
+def known_quants() -> list[str]:
+    return list(_FORMATS)
+
+
+def weight_bytes(fmt: QuantFormat, embedding_params: float, head_params: float, body_params: float) -> float:
+    """Bytes of stored weights: body (incl. embedding unless kept in 16 bit) + output head."""
+    emb_bpw = 16.0 if fmt.embeddings_16bit else fmt.body_bpw
+    bits = body_params * fmt.body_bpw + embedding_params * emb_bpw + head_params * fmt.head_bpw
+    return bits / 8.0
+
+
+# Quantizations the `fit` search tries, lightest last (a short, sensible ladder per engine family).
+FIT_LADDER_GGUF = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
+FIT_LADDER_SERVING = ("bf16", "fp8", "awq")

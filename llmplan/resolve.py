@@ -1,0 +1,35 @@
+"""Name -> record resolution for models: the embedded catalog first, then the Hub."""
+
+from __future__ import annotations
+
+import os
+
+from llmplan.catalog import find_in_catalog, unknown_model
+from llmplan.errors import GatedModelError, HubError, UnknownModelError
+from llmplan.records import ModelSpec
+
+
+def hub_disabled() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def resolve_model(name: str, *, use_hub: bool = True, token: str | None = None) -> tuple[ModelSpec, list[str]]:
+    """The catalog's record for a short name or repo id; a repo id the catalog lacks is read from the
+    Hub (unless offline). Returns the spec and any warnings."""
+    if not name or not name.strip():
+        raise UnknownModelError("empty model name")
+    spec = find_in_catalog(name)
+    if spec is not None:
+        return spec, []
+    if "/" not in name:
+        raise unknown_model(name, "not in the embedded catalog (give the Hub repo id, e.g. org/name)")
+    if not use_hub or hub_disabled():
+        raise unknown_model(name, "not in the embedded catalog and the Hub is offline (HF_HUB_OFFLINE=1)")
+    from llmplan import hub
+
+    try:
+        return hub.fetch_model_spec(name.strip(), token=token), []
+    except GatedModelError:
+        raise
+    except HubError as exc:
+        raise unknown_model(name, f"not in the embedded catalog and {exc}") from None

@@ -1,0 +1,55 @@
+"""Step-time formulas for decode and prefill. Pure functions over numbers or numpy arrays.
+
+One decode step of a batch of B sequences at context position L takes
+
+    t_step = max(t_memory, t_compute) + t_overhead + t_comm
+
+    t_memory  = (weight bytes read + KV bytes read at L) / (peak bandwidth x bandwidth efficiency)
+    t_compute = (2 x active params x B + 4 x layers x heads x head_dim x L x B) / (peak FLOPs x efficiency)
+
+so throughput grows with B while the weights dominate the bytes read, then saturates when the compute
+term takes over (the roofline). Prefill of P tokens needs 2 x active params x P plus attention's
+quadratic 2 x layers x heads x head_dim x P^2 FLOPs (causal), bounded below by one read of the weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from llmplan.records import ModelSpec
+
+
+def attention_flops_per_token(m: ModelSpec, context_tokens) -> np.ndarray:
+    """FLOPs of QK^T and AV for one new token attending to ``context_tokens`` (2 matmuls x 2 FLOP/MAC)."""
+    head_dim = (m.qk_nope_head_dim or 0) + (m.qk_rope_head_dim or 0) if m.is_mla else m.head_dim
+    return 4.0 * m.num_layers * m.num_attention_heads * head_dim * np.asarray(context_tokens, dtype=float)
+
+
+def decode_step_seconds(weight_read_bytes, kv_read_bytes, bandwidth_bytes_per_s, bw_efficiency,
+                        step_flops, peak_flops_per_s, compute_efficiency, overhead_s, comm_s):
+    """Seconds per decode step and whether memory (True) or compute (False) bounds it."""
+    t_memory = (np.asarray(weight_read_bytes) + np.asarray(kv_read_bytes)) / (
+        np.asarray(bandwidth_bytes_per_s) * bw_efficiency)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_compute = np.asarray(step_flops) / (np.asarray(peak_flops_per_s) * compute_efficiency)
+    t_compute = np.nan_to_num(t_compute, nan=0.0, posinf=0.0)  # unknown peak: memory bound only (warned)
+    memory_bound = t_memory >= t_compute
+    return np.maximum(t_memory, t_compute) + overhead_s + comm_s, memory_bound
+
+
+def prefill_seconds(prompt_flops, peak_flops_per_s, compute_efficiency, weight_bytes,
+                    bandwidth_bytes_per_s, bw_efficiency, overhead_s):
+    """Seconds to process a prompt: compute-bound, but never faster than one read of the weights.
+    NaN where the peak FLOPs are unknown (the caller warns)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_compute = np.asarray(prompt_flops) / (np.asarray(peak_flops_per_s) * compute_efficiency)
+    t_memory = np.asarray(weight_bytes) / (np.asarray(bandwidth_bytes_per_s) * bw_efficiency)
+    return np.maximum(t_compute, t_memory) + overhead_s
+
+
+def allreduce_seconds(num_gpus, payload_bytes, link_gbs, latency_s):
+    """One ring all-reduce of ``payload_bytes``: latency plus 2(n-1)/n x payload over the link."""
+    n = np.asarray(num_gpus, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        transfer = 2.0 * (n - 1.0) / n * np.asarray(payload_bytes) / (np.asarray(link_gbs) * 1e9)
+    return np.where(n > 1, latency_s + transfer, 0.0)

@@ -1,0 +1,164 @@
+"""The command line, in-process (CliRunner) and once through a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from llmplan import __version__
+from llmplan.cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_version():
+    r = run("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"llmplan {__version__}"
+
+
+@pytest.mark.parametrize("cmd", [["fit"], ["estimate"], ["gpus"], ["gpus", "show"], ["gpus", "compare"], ["info"]])
+def test_every_command_has_help_with_examples(cmd):
+    r = run(*cmd, "--help")
+    assert r.exit_code == 0 and "Example" in r.stdout
+
+
+def test_fit_table():
+    r = run("fit", "llama-2-7b", "--budget", "2000")
+    assert r.exit_code == 0, r.stderr
+    assert "buy options" in r.stdout and "Nearest misses" in r.stdout
+    assert "prices are dated snapshots" in r.stderr
+
+
+def test_fit_json_fields():
+    r = run("fit", "llama-2-7b", "--budget", "2000", "--format", "json")
+    rows = json.loads(r.stdout)
+    required = {"gpu", "num_gpus", "segment", "quant", "engine", "parallel", "fits", "vram_gib_per_gpu", "decode_tps",
+                "decode_tps_per_user", "prefill_tps", "ttft_s", "upfront_usd", "usd_per_hour", "usd_per_month",
+                "usd_per_million_tokens", "breakeven_months", "pareto", "reason", "notes"}
+    assert rows and required <= set(rows[0])
+    accepted = [x for x in rows if x["accepted"]]
+    assert accepted and all(x["upfront_usd"] <= 2000 for x in accepted)
+
+
+def test_fit_csv():
+    r = run("fit", "llama-2-7b", "--budget", "2000", "--format", "csv")
+    header = r.stdout.splitlines()[0].split(",")
+    assert "usd_per_million_tokens" in header and len(r.stdout.splitlines()) > 2
+
+
+CONTRACT_KEYS = {"weights_gib", "kv_cache_gib", "activations_gib", "runtime_overhead_gib", "vram_gib",
+                 "vram_gib_per_gpu", "gpu_memory_gib", "fits", "decode_tps", "decode_tps_per_seq", "prefill_tps",
+                 "ttft_s", "tpot_ms", "decode_tps_low", "decode_tps_high", "warnings", "error", "id"}
+
+
+def test_estimate_json_contract():
+    r = run("estimate", "llama-2-7b", "--gpu", "RTX 4090", "--quant", "Q4_K_M", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert CONTRACT_KEYS <= set(obj)
+    assert obj["fits"] is True and obj["error"] is None and obj["decode_tps"] > 0
+
+
+def test_estimate_all_flags():
+    r = run("estimate", "meta-llama/Llama-3.1-70B-Instruct", "--gpu", "H100 SXM", "--num-gpus", "4", "--quant", "fp8",
+            "--engine", "vllm", "--parallel", "tp", "--batch", "max", "--prompt-tokens", "1000", "--gen-tokens", "200",
+            "--context", "8192", "--vram-gib", "80", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["batch"] > 1 and obj["num_gpus"] == 4 and obj["parallel"] == "tp"
+
+
+def test_estimate_table_shows_breakdown():
+    r = run("estimate", "llama-2-7b", "--gpu", "RTX 4090")
+    assert r.exit_code == 0
+    for term in ("weights", "KV cache", "activations", "runtime overhead", "headroom", "decode"):
+        assert term in r.stdout
+
+
+def test_scenarios_jsonl_in_order_with_row_errors(tmp_path):
+    f = tmp_path / "s.csv"
+    f.write_text("id,model,gpu,num_gpus,quant,engine,parallel,batch,prompt_tokens,gen_tokens,context,vram_gib\n"
+                 "a,llama-2-7b,RTX 4090,,Q4_K_M,,,,,,,\n"
+                 "b,llama-2-7b,RTX 9999,,,,,,,,,\n"
+                 "c,mixtral-8x7b,H100 SXM,2,fp16,vllm,tp,8,,,,\n"
+                 "d,llama-2-7b,RTX 4090,,,,,-3,,,,\n")
+    r = run("estimate", "--scenarios", str(f), "--format", "jsonl")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b", "c", "d"]
+    assert lines[0]["error"] is None and lines[2]["error"] is None
+    assert "unknown GPU" in lines[1]["error"] and "batch" in lines[3]["error"]
+    assert r.exit_code == 1 and "2 of 4 scenarios" in r.stderr
+
+
+def test_scenarios_jsonl_input(tmp_path):
+    f = tmp_path / "s.jsonl"
+    f.write_text('{"id": "x", "model": "qwen3-8b", "gpu": "M4 Max 40-core", "quant": "Q4_K_M"}\n{not json}\n')
+    r = run("estimate", "--scenarios", str(f), "--format", "jsonl")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert lines[0]["fits"] is True and "invalid JSON" in lines[1]["error"]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["estimate", "llama-2-7b", "--gpu", "RTX 9999"], "unknown GPU"),
+    (["estimate", "no-such-model", "--gpu", "RTX 4090"], "unknown model"),
+    (["estimate", "llama-2-7b", "--gpu", "RTX 4090", "--gen-tokens", "-5"], "gen_tokens"),
+    (["estimate", "llama-2-7b", "--gpu", "RTX 4090", "--quant", "Q9"], "unknown quantization"),
+    (["estimate", "llama-2-7b", "--gpu", "RTX 4090", "--engine", "vllm", "--quant", "Q4_K_M"], "does not run"),
+    (["estimate", "--scenarios", "/nonexistent.csv"], "cannot read"),
+    (["fit", "llama-2-7b", "--users", "0"], "--users"),
+    (["fit", "llama-2-7b", "--budget", "-1"], "--budget"),
+    (["gpus", "show", "Voodoo 5"], "unknown GPU"),
+])
+def test_bad_input_is_one_line_and_nonzero(args, needle):
+    r = run(*args)
+    assert r.exit_code != 0
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0], r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_gpus_list_filters():
+    r = run("gpus", "--segment", "datacenter", "--min-memory", "80", "--format", "json")
+    rows = json.loads(r.stdout)
+    assert rows and all(x["segment"] == "datacenter" and x["memory_gib"] >= 80 for x in rows)
+    bws = [x["memory_bw_gbs"] for x in rows if x["memory_bw_gbs"]]
+    assert bws == sorted(bws, reverse=True)
+
+
+def test_gpus_show_and_compare():
+    r = run("gpus", "show", "RTX 4090", "--format", "json")
+    assert json.loads(r.stdout)["name"] == "RTX 4090"
+    r = run("gpus", "compare", "RTX 4090", "RTX 5090", "A100 80GB SXM", "H100 SXM")
+    assert r.exit_code == 0 and "$ per GB/s" in r.stdout and "H100 SXM" in r.stdout
+
+
+def test_info():
+    r = run("info", "llama-2-7b", "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["params_total"] == data["params_computed"] == 6_738_415_616 or data["params_total"] > 6.7e9
+    assert {m["quant"] for m in data["memory"]} >= {"Q4_K_M", "BF16"}
+    r = run("info", "llama-2-7b")
+    assert "700 million" in r.stderr
+
+
+def test_real_subprocess_offline(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "llmplan", "fit", "llama-2-7b", "--budget", "2000", "--format",
+                          "json"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)
+    bad = subprocess.run([sys.executable, "-m", "llmplan", "estimate", "llama-2-7b", "--gpu", "nope"],
+                         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

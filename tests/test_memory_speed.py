@@ -1,0 +1,136 @@
+"""Memory and speed through the public estimate path: golden numbers and properties."""
+
+import math
+
+import pytest
+
+from llmplan.catalog import find_in_catalog
+from llmplan.engines import CUDA_CONTEXT_GIB, PROFILES
+from llmplan.estimate import estimate_many
+from llmplan.gpus import load_gpus, resolve_gpu
+from llmplan.records import Scenario
+
+GIB = 1024**3
+LLAMA2 = find_in_catalog("llama-2-7b")
+
+
+def one(model=LLAMA2, **kw):
+    s = Scenario(model=model.repo_id, gpu=kw.pop("gpu", "RTX 4090"), **kw)
+    (e,) = estimate_many(model, [s])
+    assert e.error is None, e.error
+    return e
+
+
+def test_memory_terms_golden_llama2_q4km():
+    e = one(quant="Q4_K_M", prompt_tokens=512, gen_tokens=128)
+    # weights: 4.08 GB file = 3.80 GiB; KV: 524,288 B/token x 640 tokens = 0.3125 GiB
+    assert e.weights_gib == pytest.approx(4.08e9 / GIB, rel=0.01)
+    assert e.kv_cache_gib == pytest.approx(524_288 * 640 / GIB, abs=1e-3)
+    # llama.cpp compute buffer: 512 tokens x (32000 x 4 + (4 x 4096 + 2 x 11008) x 4) bytes
+    assert e.activations_gib == pytest.approx(512 * (32000 * 4 + (4 * 4096 + 2 * 11008) * 4) / GIB, abs=1e-3)
+    assert e.runtime_overhead_gib == pytest.approx(CUDA_CONTEXT_GIB)
+    assert e.vram_gib == pytest.approx(e.weights_gib + e.kv_cache_gib + e.activations_gib + e.runtime_overhead_gib,
+                                       abs=2e-3)
+    assert e.fits and e.engine == "llama.cpp" and e.parallel == "pp"
+
+
+def test_decode_golden_memory_bound():
+    e = one(quant="Q4_K_M", prompt_tokens=512, gen_tokens=128)
+    gpu, _ = resolve_gpu("RTX 4090")
+    prof = PROFILES["llama.cpp"]
+    # bytes per step: weights less the embedding table (Q4_K_M body bpw 4.81) + KV at position 576
+    weights = 4.08e9 - 131_072_000 * 4.810 / 8
+    kv = 524_288 * (512 + 64)
+    step_s = (weights + kv) / (gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"]) + prof.step_overhead_s
+    assert e.decode_tps == pytest.approx(1 / step_s, rel=0.01)
+    assert e.tpot_ms == pytest.approx(step_s * 1e3, rel=0.01)
+    assert e.decode_tps_low < e.decode_tps < e.decode_tps_high
+    assert e.bound == "memory"
+
+
+def test_tensor_parallel_halves_weights_per_gpu():
+    e1 = one(gpu="H100 SXM", quant="fp16", engine="vllm", num_gpus=1)
+    e2 = one(gpu="H100 SXM", quant="fp16", engine="vllm", num_gpus=2, parallel="tp")
+    per_gpu_weights_1 = e1.weights_gib
+    per_gpu_weights_2 = e2.weights_gib / 2
+    assert per_gpu_weights_2 == pytest.approx(per_gpu_weights_1 / 2)
+    assert e2.decode_tps > e1.decode_tps  # TP adds bandwidth
+
+
+def test_pipeline_split_does_not_speed_up_one_stream():
+    e1 = one(gpu="RTX 3090", quant="Q4_K_M")
+    e2 = one(gpu="RTX 3090", quant="Q4_K_M", num_gpus=2, parallel="pp")
+    assert e2.decode_tps <= e1.decode_tps
+
+
+def test_more_context_never_less_kv_and_never_faster():
+    previous = None
+    for ctx in (1024, 4096, 16384, 65536):
+        e = one(model=find_in_catalog("llama-3.1-8b"), gpu="H100 SXM", quant="bf16", engine="vllm",
+                prompt_tokens=ctx - 128, gen_tokens=128)
+        if previous:
+            assert e.kv_cache_gib > previous.kv_cache_gib
+            assert e.decode_tps <= previous.decode_tps
+        previous = e
+
+
+def test_batch_raises_aggregate_and_lowers_per_sequence_speed():
+    rows = [one(gpu="A100 80GB SXM", quant="bf16", engine="vllm", batch=b,
+                model=find_in_catalog("llama-3.1-8b")) for b in (1, 4, 16, 64, 256)]
+    agg = [r.decode_tps for r in rows]
+    per = [r.decode_tps_per_seq for r in rows]
+    assert agg == sorted(agg) and per == sorted(per, reverse=True)
+    # the roofline: each 4x of batch gives less than 4x throughput, and less and less as compute takes over
+    gains = [b / a for a, b in zip(agg, agg[1:])]
+    assert all(g < 4 for g in gains) and gains[-1] < gains[0]
+
+
+def test_batch_max_uses_the_memory():
+    e = one(gpu="RTX 4090", quant="Q4_K_M", batch="max", context=8192, prompt_tokens=1024, gen_tokens=256)
+    assert e.batch == e.max_batch > 1
+    assert e.fits and e.gpu_memory_gib - e.vram_gib_per_gpu < e.kv_cache_gib / e.batch + 0.01
+
+
+def test_does_not_fit_gives_no_speed_and_says_why():
+    (e,) = estimate_many(find_in_catalog("llama-2-70b"), [Scenario(model="x", gpu="RTX 4090", quant="Q4_K_M")])
+    assert not e.fits
+    assert e.decode_tps is None and e.ttft_s is None
+    assert any("does not fit" in w and "weights" in w for w in e.warnings)
+
+
+def test_vram_override_for_apple():
+    e = one(gpu="M3 Max 40-core", quant="Q4_K_M", vram_gib=48)
+    # macOS lets the GPU wire ~3/4 of memory above 36 GB
+    assert e.gpu_memory_gib == pytest.approx(48 * 0.75)
+
+
+def test_moe_reads_only_active_experts_at_batch_1():
+    qwen = find_in_catalog("qwen3-30b-a3b")
+    dense = find_in_catalog("qwen3-32b")
+    moe = one(model=qwen, gpu="RTX 5090", quant="Q4_K_M")
+    big = one(model=dense, gpu="RTX 5090", quant="Q4_K_M")
+    assert moe.decode_tps > 3 * big.decode_tps
+
+
+@pytest.mark.parametrize("gpu", load_gpus(), ids=lambda g: g.name)
+def test_every_gpu_gives_a_sane_estimate(gpu):
+    """Whole-table invariant: a 1B model at Q4_K_M fits every card, and speed stays under the
+    bandwidth roofline (bytes per token / bandwidth)."""
+    if gpu.memory_bw_gbs is None or gpu.vendor.lower() == "google":
+        pytest.skip("no bandwidth / no llama.cpp backend")
+    m = find_in_catalog("llama-3.2-1b")
+    (e,) = estimate_many(m, [Scenario(model=m.repo_id, gpu=gpu.name, quant="Q4_K_M", prompt_tokens=128,
+                                      gen_tokens=32)])
+    assert e.error is None and e.fits
+    roofline = gpu.memory_bw_gbs * 1e9 / (e.weights_gib * GIB * 0.9)
+    assert 0 < e.decode_tps < roofline
+    assert math.isfinite(e.ttft_s) or e.prefill_tps is None
+
+
+def test_more_bandwidth_never_slower_across_table():
+    m = find_in_catalog("llama-2-7b")
+    gpus = [g for g in load_gpus() if g.memory_bw_gbs and g.vendor == "NVIDIA" and g.memory_gib >= 8]
+    scen = [Scenario(model=m.repo_id, gpu=g.name, quant="Q4_K_M", prompt_tokens=128, gen_tokens=32) for g in gpus]
+    speeds = sorted((g.memory_bw_gbs, e.decode_tps) for g, e in zip(gpus, estimate_many(m, scen)))
+    tps = [s for _, s in speeds]
+    assert all(b >= a * 0.999 for a, b in zip(tps, tps[1:]))

@@ -1,0 +1,52 @@
+"""`fit`: ranking, constraints and rejection reasons over the real table."""
+
+
+import pytest
+
+from llmplan.catalog import find_in_catalog
+from llmplan.errors import InvalidInputError
+from llmplan.gpus import load_gpus
+from llmplan.solver import FitRequest, solve
+
+
+def test_budget_is_respected_and_ranked_cheapest_first():
+    result = solve(find_in_catalog("llama-2-7b"), load_gpus(), FitRequest(budget_usd=2000))
+    opts = result.options
+    assert len(opts) > 0
+    assert (opts["upfront_usd"] <= 2000).all()
+    assert opts["fits"].all()
+    assert list(opts["upfront_usd"]) == sorted(opts["upfront_usd"])
+    assert opts["pareto"].any()
+
+
+def test_speed_target_is_met_per_user():
+    req = FitRequest(tps_per_user=30, users=4, context=8192)
+    result = solve(find_in_catalog("llama-3.1-8b"), load_gpus(), req)
+    assert (result.options["decode_tps_per_seq"] >= 30).all()
+    assert (result.options["batch"] == 4).all()
+
+
+def test_rejections_carry_the_binding_reason():
+    result = solve(find_in_catalog("llama-2-70b"), load_gpus(), FitRequest(tps_per_user=30, budget_usd=3000))
+    reasons = list(result.rejected["reason"])
+    assert reasons and all(reasons)
+    assert any(r.startswith("needs") and "GiB" in r for r in reasons) or any("target 30" in r for r in reasons)
+
+
+def test_rent_mode_prices_by_the_hour():
+    result = solve(find_in_catalog("llama-3.1-70b-instruct"), load_gpus(), FitRequest(tps_per_user=20, mode="rent"))
+    opts = result.options
+    assert len(opts) > 0 and opts["rent_usd_per_hour"].notna().all()
+    assert list(opts["rent_usd_per_hour"]) == sorted(opts["rent_usd_per_hour"])
+    assert (opts["decode_tps_per_seq"] >= 20).all()
+
+
+def test_impossible_goal_returns_no_option_but_reasons():
+    result = solve(find_in_catalog("deepseek-v3"), load_gpus(), FitRequest(budget_usd=500))
+    assert len(result.options) == 0
+    assert len(result.rejected) > 0
+
+
+def test_bad_request():
+    with pytest.raises(InvalidInputError):
+        solve(find_in_catalog("llama-2-7b"), load_gpus(), FitRequest(users=0))
