@@ -72,8 +72,8 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
         default_quant="Q4_K_M",
         sources="llama.cpp PR #3776 (tg128 7B F16 on RTX 4090 ~ 73% of peak BW); fit to calibration set"),
     EngineProfile(
-        "vllm", frozenset({"cuda", "rocm", "tpu"}), _SERVING, ("tp", "pp"),
-        bw_efficiency={"cuda": 0.75, "rocm": 0.60, "tpu": 0.60},
+        "vllm", frozenset({"cuda", "rocm", "tpu", "hpu"}), _SERVING, ("tp", "pp"),
+        bw_efficiency={"cuda": 0.75, "rocm": 0.60},
         prefill_efficiency=0.55, step_overhead_s=2.0e-3, runtime_gib=TORCH_RUNTIME_GIB, paged=True,
         sources="vLLM benchmarks docs (Llama-3-8B bf16, H100, batch 1); fit to calibration set"),
     EngineProfile(
@@ -111,6 +111,15 @@ SAME: dict[str, str] = {"llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "olla
                         "hf": "transformers", "mlc": "mlc-llm", "trt-llm": "tensorrt-llm"}
 
 
+def bw_efficiency_for(engine: EngineProfile, backend: str) -> tuple[float, str]:
+    """The engine's decode bandwidth efficiency on a backend; an uncalibrated backend borrows the CUDA
+    value and says so (never a silent guess)."""
+    if backend in engine.bw_efficiency:
+        return engine.bw_efficiency[backend], ""
+    fallback = engine.bw_efficiency.get("cuda", min(engine.bw_efficiency.values()))
+    return fallback, f"{engine.name} on {backend} is not calibrated: assuming its CUDA efficiency ({fallback:.2f})"
+
+
 def resolve_engine(name: str) -> tuple[EngineProfile, list[str]]:
     """Return the profile for an engine name and any warnings (nearest-kind substitution)."""
     key = name.strip().lower()
@@ -128,7 +137,48 @@ def resolve_engine(name: str) -> tuple[EngineProfile, list[str]]:
     raise InvalidInputError(f"unknown engine {name!r}; known: {', '.join(known)}")
 
 
-def backend_for(vendor: str) -> str:
-    """The compute backend an engine uses on a vendor's GPU."""
+def backend_for(vendor: str, architecture: str = "") -> str:
+    """The compute backend an engine uses on a vendor's accelerator."""
+    arch = architecture.lower()
+    if "gaudi" in arch:
+        return "hpu"
+    if "tpu" in arch:
+        return "tpu"
     return {"nvidia": "cuda", "amd": "rocm", "apple": "metal", "intel": "sycl", "google": "tpu"}.get(
         vendor.strip().lower(), "cuda")
+
+
+# Which GPU architectures run which weight formats in vLLM-class engines (vLLM docs, "Supported Hardware
+# for Quantization Kernels", 2025): FP8 W8A8 on Ada/Hopper/Blackwell and CDNA3+, FP8 weight-only (Marlin)
+# on Ampere; AWQ from Turing; GPTQ from Volta; NVFP4 natively on Blackwell, weight-only (Marlin) on
+# Ampere/Ada/Hopper.
+_WEIGHT_ONLY_FP8 = {"ampere"}
+_NATIVE_FP4 = {"blackwell", "cdna4"}
+_WEIGHT_ONLY_FP4 = {"ampere", "ada lovelace", "hopper"}
+_PRE_TURING = {"volta", "pascal", "maxwell"}
+
+
+def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[bool, str]:
+    """(runs at all, note). A note explains a weight-only fallback or why the format cannot run."""
+    arch = architecture.strip().lower()
+    if ("tpu" in arch or "gaudi" in arch) and kind not in ("float", "fp8"):
+        return False, f"{architecture} runs 16-bit or FP8 weights only in vLLM (no {kind.upper()} kernels)"
+    if "tpu" in arch and kind == "fp8":
+        return False, f"{architecture} has no FP8 weight support in vLLM"
+    if kind == "fp8":
+        if has_fp8_tensor:
+            return True, ""
+        if arch in _WEIGHT_ONLY_FP8:
+            return True, "no FP8 tensor cores: FP8 runs weight-only (Marlin), compute in 16 bit"
+        return False, f"{architecture or 'this GPU'} cannot run FP8 weights (needs Ampere or newer)"
+    if kind == "fp4":
+        if arch in _NATIVE_FP4:
+            return True, ""
+        if arch in _WEIGHT_ONLY_FP4:
+            return True, "no FP4 tensor cores: FP4 runs weight-only (Marlin), compute in 16 bit"
+        return False, f"{architecture or 'this GPU'} cannot run FP4 weights (needs Ampere or newer)"
+    if kind == "awq" and arch in _PRE_TURING:
+        return False, f"{architecture} cannot run AWQ kernels (needs Turing or newer)"
+    if kind == "gptq" and arch in _PRE_TURING - {"volta"}:
+        return False, f"{architecture} cannot run GPTQ kernels (needs Volta or newer)"
+    return True, ""

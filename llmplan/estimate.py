@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmplan.engines import EngineProfile, backend_for, resolve_engine
+from llmplan.engines import EngineProfile, backend_for, bw_efficiency_for, format_support, resolve_engine
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import load_gpus, resolve_gpu
 from llmplan.quant import QuantFormat, parse_quant
@@ -93,9 +93,15 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
         fmt = parse_quant(_FLOAT_GGUF[fmt.name])
     if fmt.kind not in engine.quant_kinds:
         raise InvalidInputError(f"{engine.name} does not run {fmt.name} weights")
-    backend = backend_for(gpu.vendor)
+    backend = backend_for(gpu.vendor, gpu.architecture)
     if backend not in engine.backends:
         raise InvalidInputError(f"{engine.name} does not run on {gpu.name} ({backend})")
+    runs, note = format_support(fmt.kind, gpu.architecture, gpu.fp8_tflops is not None)
+    if not runs:
+        raise InvalidInputError(note)
+    if note:
+        warnings.append(f"{gpu.name}: {note}")
+    warnings += [w for w in [bw_efficiency_for(engine, backend)[1]] if w]
     parallel = (s.parallel or engine.parallel_modes[0]).strip().lower()
     if parallel not in ("tp", "pp"):
         raise InvalidInputError(f"parallel must be tp or pp (got {s.parallel!r})")
@@ -120,10 +126,6 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
         warnings.append("macOS lets the GPU wire only part of unified memory (~2/3 up to 36 GB, ~3/4 above)")
     if gpu.memory_bw_gbs is None:
         warnings.append(f"no memory bandwidth for {gpu.name} in the GPU table: speed not estimated")
-    if fmt.compute == "fp8" and gpu.fp8_tflops is None:
-        warnings.append(f"{gpu.name} has no FP8 tensor cores: FP8 weights are dequantized, compute runs in 16 bit")
-    if fmt.compute == "fp4" and gpu.fp4_tflops is None:
-        warnings.append(f"{gpu.name} has no FP4 tensor cores: FP4 weights are dequantized for compute")
     return Resolved(s, gpu, engine, engine_name, fmt, parallel, batch, context, memory_gib, num_gpus, prompt, gen,
                     tuple(warnings))
 

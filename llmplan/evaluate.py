@@ -12,7 +12,7 @@ from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
 from llmplan.engines import (ALLREDUCE_LATENCY_S, GIB, PCIE_ALLREDUCE_GBS, EngineProfile, backend_for,
-                             resolve_engine)
+                             bw_efficiency_for, resolve_engine)
 from llmplan.quant import QuantFormat, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
@@ -22,7 +22,7 @@ MAX_BATCH_CAP = 256
 # residuals of the calibration set once `llmplan validate` lands (issue 7).
 DECODE_BAND = (0.30, 0.30)
 
-GPU_COLUMNS = ("name", "vendor", "segment", "memory_gib", "memory_bw_gbs", "fp16_tflops", "fp16_fp16acc_tflops",
+GPU_COLUMNS = ("name", "vendor", "segment", "architecture", "form_factor", "memory_gib", "memory_bw_gbs", "fp16_tflops", "fp16_fp16acc_tflops",
                "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops", "nvlink_gbs", "tdp_w")
 
 
@@ -30,7 +30,7 @@ def gpu_frame(gpus: list[GpuSpec] | tuple[GpuSpec, ...]) -> pd.DataFrame:
     """The GPU records as a table, one column per numeric spec (NaN where unknown)."""
     rows = [{c: getattr(g, c) for c in GPU_COLUMNS} for g in gpus]
     frame = pd.DataFrame(rows, columns=list(GPU_COLUMNS))
-    for c in GPU_COLUMNS[3:]:
+    for c in GPU_COLUMNS[5:]:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
     return frame
 
@@ -76,8 +76,8 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     n = g["num_gpus"].to_numpy(dtype=float)
     is_tp = (g["parallel"] == "tp").to_numpy() & (n > 1)
     is_apple = (g["vendor"].str.lower() == "apple").to_numpy()
-    backend = g["vendor"].map(backend_for)
-    bw_eff = backend.map(lambda b: engine.bw_efficiency.get(b, np.nan)).to_numpy(dtype=float)
+    backend = [backend_for(v, a) for v, a in zip(g["vendor"], g["architecture"])]
+    bw_eff = np.array([bw_efficiency_for(engine, b)[0] for b in backend], dtype=float)
     prompt = g["prompt_tokens"].to_numpy(dtype=float)
     gen = g["gen_tokens"].to_numpy(dtype=float)
     context = g["context"].to_numpy(dtype=float)
@@ -158,6 +158,5 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     g["decode_tps_high"] = decode * (1.0 + DECODE_BAND[1])
     g["bound"] = np.where(memory_bound, "memory", "compute")
     g["peak_flops_known"] = ~np.isnan(peak)
-    g["backend_supported"] = ~np.isnan(bw_eff)
     g["weights_bytes_total"] = weights_total
     return g

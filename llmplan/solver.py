@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from llmplan import cost
-from llmplan.engines import backend_for, resolve_engine
+from llmplan.engines import backend_for, format_support, resolve_engine
 from llmplan.errors import InvalidInputError
 from llmplan.evaluate import evaluate, gpu_frame
 from llmplan.quant import FIT_LADDER_GGUF, FIT_LADDER_SERVING, parse_quant
@@ -71,8 +71,8 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
     frame["launch_usd"] = [g.launch_usd for g in gpus]
     frame["used_usd"] = [g.used_usd for g in gpus]
     frame["cloud_usd_per_hour"] = [g.cloud_usd_per_hour for g in gpus]
-    frame["form_factor"] = [g.form_factor for g in gpus]
-    frame["backend"] = frame["vendor"].map(backend_for)
+    frame["backend"] = [backend_for(g.vendor, g.architecture) for g in gpus]
+    frame["has_fp8"] = frame["fp8_tflops"].notna()
     combos = []
     for engine_name in req.engines:
         engine, _ = resolve_engine(engine_name)
@@ -87,7 +87,9 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
             combos.append((engine.name, fmt.name, engine.parallel_modes[0], frozenset(engine.backends)))
     rows = []
     for engine_name, quant, parallel, backends in combos:
-        ok = frame[frame["backend"].isin(backends)]
+        kind = parse_quant(quant).kind
+        runs = [format_support(kind, a, f)[0] for a, f in zip(frame["architecture"], frame["has_fp8"])]
+        ok = frame[frame["backend"].isin(backends) & np.array(runs, dtype=bool)]
         for n in GPU_COUNTS:
             sub = ok
             if n > 1:  # one Apple SoC or laptop GPU per machine; TP needs heads divisible by n
@@ -145,7 +147,10 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
                .drop_duplicates(["name", "num_gpus"]))
     nearest = nearest[nearest["stage"] > 0]  # unpriced hardware is no answer to "what should I buy"
     nearest = nearest.sort_values(["cost_key", "stage"], ascending=[True, False])
-    return FitResult(best.head(req.top), nearest.head(req.top), searched=len(ev), notes=notes)
+    # the K cheapest, plus every Pareto option beyond them (the fastest answer within the budget)
+    shown = best.head(req.top)
+    shown = pd.concat([shown, best[best["pareto"] & ~best.index.isin(shown.index)]])
+    return FitResult(shown, nearest.head(req.top), searched=len(ev), notes=notes)
 
 
 def _binding_reason(ev: pd.DataFrame, req: FitRequest) -> tuple[pd.Series, np.ndarray]:

@@ -98,8 +98,11 @@ def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
     rows = []
     for i, r in enumerate(frame.to_dict("records"), start=start):
         notes = []
-        if r.get("segment") == "consumer" and r.get("num_gpus", 1) > 1:
-            notes.append("GeForce: no NVLink on 40/50 series; driver EULA bars datacenter deployment")
+        if r.get("segment") == "consumer":
+            notes.append("GeForce: the driver licence bars datacenter deployment; no ECC; consumer warranty")
+        if r.get("bpw", 8) < 4.0:
+            notes.append(f"{r['quant']}: below 4 bits per weight quality drops noticeably "
+                         "(llama.cpp quantize perplexity table)")
         rows.append({
             "rank": i if accepted else None, "gpu": r["name"], "num_gpus": int(r["num_gpus"]),
             "segment": r["segment"], "quant": r["quant"], "engine": r["engine"], "parallel": r["parallel"],
