@@ -41,6 +41,8 @@ def _cell(value: Any) -> str:
             return f"{value:,.0f}"
         if abs(value) >= 10:
             return f"{value:.1f}"
+        if 0 < abs(value) < 0.01:
+            return f"{value:.2g}"
         return f"{value:.2f}"
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
