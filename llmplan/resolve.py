@@ -31,5 +31,7 @@ def resolve_model(name: str, *, use_hub: bool = True, token: str | None = None) 
         return hub.fetch_model_spec(name.strip(), token=token), []
     except GatedModelError:
         raise
+    except UnknownModelError:
+        raise unknown_model(name, "not in the embedded catalog nor on the Hub") from None
     except HubError as exc:
         raise unknown_model(name, f"not in the embedded catalog and {exc}") from None

@@ -154,7 +154,7 @@ def test_info():
 
 
 def test_real_subprocess_offline(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HOME": str(tmp_path / "hf")}
     out = subprocess.run([sys.executable, "-m", "llmplan", "fit", "llama-2-7b", "--budget", "2000", "--format",
                           "json"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
