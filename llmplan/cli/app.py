@@ -260,6 +260,24 @@ def info(model: Annotated[str, typer.Argument(help="Hub repo id or short name")]
     views.show_info(_model(model, token), context, fmt)
 
 
+# -------------------------------------------------------------------------------------- validate
+
+@app.command(epilog="Examples:\n\n  llmplan validate\n\n  llmplan validate --rows validate-only --by engine\n\n"
+             "  llmplan validate --format json")
+@guarded
+def validate(
+    by: Annotated[str, typer.Option("--by", help="Comma-separated breakdowns: source, engine, gpu_class, gpu")
+                  ] = "source,engine,gpu_class",
+    rows: Annotated[str, typer.Option("--rows", help="all | calibrate | validate-only (held-out sources)")] = "all",
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Predict every measurement of the shipped calibration set and print the accuracy (predicted/measured),
+    per source, engine and GPU class, with every source weighted equally in the headline."""
+    from llmplan.cli import views
+
+    views.show_validation([b.strip() for b in by.split(",") if b.strip()], rows.strip().lower(), fmt)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -292,3 +292,44 @@ def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
     if m.license.startswith("llama"):
         message("licence: the Llama community licences require a separate licence from Meta above "
                 "700 million monthly active users")
+
+
+# ----------------------------------------------------------------------------------- validate
+
+VALIDATION_COLUMNS = ["by", "key", "metric", "n", "sources", "median_ratio", "within_10", "within_25", "within_50"]
+
+
+def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
+    from llmplan.errors import InvalidInputError
+    from llmplan.validate import accuracy, band, load_calibration, predict
+
+    if rows not in ("all", "calibrate", "validate-only"):
+        raise InvalidInputError("--rows must be all, calibrate or validate-only")
+    data = [r for r in load_calibration() if r.use != "exclude" and (rows == "all" or r.use == rows)]
+    if not data:
+        raise InvalidInputError(f"no calibration rows with use={rows}")
+    results = predict(data)
+    table = accuracy(results, by=tuple(by))
+    failed = sum(1 for _, _, err in results if err)
+    if fmt is not OutputFormat.table:
+        emit(table, fmt, columns=VALIDATION_COLUMNS)
+    else:
+        pct = {"within_10": "±10%", "within_25": "±25%", "within_50": "±50%", "median_ratio": "median pred/meas"}
+        shown = [{**r, **{k: f"{r[k]:.0%}" for k in ("within_10", "within_25", "within_50")},
+                  "median_ratio": f"{r['median_ratio']:.2f}"} for r in table]
+        head = [r for r in shown if r["by"] == "headline"]
+        rest = [r for r in shown if r["by"] != "headline"]
+        print_table(head, ["metric", "n", "sources", "median_ratio", "within_10", "within_25", "within_50"], pct,
+                    f"Headline ({rows} rows; every source weighted equally)")
+        for dim in by:
+            part = [r for r in rest if r["by"] == dim]
+            if part:
+                print_table(part, ["key", "metric", "n", "median_ratio", "within_10", "within_25", "within_50"],
+                            {**pct, "key": dim}, f"By {dim}")
+    try:
+        low, high = band(results)
+        message(f"batch-1 decode band (10th-90th percentile of predicted/measured): {low:.2f}-{high:.2f}")
+    except ValueError:
+        pass
+    if failed:
+        message(f"note: {failed} row(s) could not be predicted (a spec or model is missing)")
