@@ -243,16 +243,21 @@ def predict(rows: Sequence[CalibrationRow], *, honour_backend: bool = True) -> l
     out: dict[int, tuple[float | None, str | None]] = {}
     groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
     vram: dict[int, float | None] = {}
+    gpu_of: dict[int, object] = {}
+    resolved: dict[str, object] = {}
     for i, row in enumerate(rows):
         if not (row.gpu_key and row.model_key and row.quant_key and row.engine_key):
             out[i] = (None, "excluded: " + (row.setup_notes.split("EXCLUDED:")[-1].strip()
                                            if "EXCLUDED:" in row.setup_notes else "no gpu/model/quant/engine key"))
             continue
         try:
-            gpu, _ = resolve_gpu(row.gpu_key)
+            if row.gpu_key not in resolved:
+                resolved[row.gpu_key] = resolve_gpu(row.gpu_key)[0]
+            gpu = resolved[row.gpu_key]
         except LlmplanError as exc:
             out[i] = (None, str(exc))
             continue
+        gpu_of[i] = gpu
         vram[i] = max(gpu.memory_options_gib) if gpu.vendor.lower() == "apple" and gpu.memory_options_gib else None
         backend = _row_backend(row)
         override = backend if honour_backend and backend and backend != backend_for(gpu.vendor) else None
@@ -268,11 +273,13 @@ def predict(rows: Sequence[CalibrationRow], *, honour_backend: bool = True) -> l
             sc = _scenarios(rows[i], vram[i])
             spans.append((i, len(scenarios), len(scenarios) + len(sc)))
             scenarios.extend(sc)
+        # the resolved GPU rows only: the same records, found without scanning the whole table again
+        table = tuple({id(gpu_of[i]): gpu_of[i] for i in idx}.values())
         if override:
             with backend_override(override):
-                estimates = estimate_many(model, scenarios)
+                estimates = estimate_many(model, scenarios, table)
         else:
-            estimates = estimate_many(model, scenarios)
+            estimates = estimate_many(model, scenarios, table)
         for i, lo, hi in spans:
             out[i] = _value(rows[i], estimates[lo:hi])
     return [(row, *out[i]) for i, row in enumerate(rows)]
