@@ -33,70 +33,89 @@ SERVING_BATCHED_TOKENS = 8192
 APPLE_GPU_SHARE_SMALL = 0.67
 APPLE_GPU_SHARE_LARGE = 0.75
 APPLE_SMALL_LIMIT_GIB = 36
-# NCCL small-message all-reduce latency: ~6 us on NVLink (8x H100 HGX, NVIDIA/nccl#1259, 2024-04),
-# ~50 us over PCIe for 8x RTX 3090 (NVIDIA/nccl#1439, 2024-09); we use 8 us and 30 us for 2-4 GPUs.
-ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "pcie": 30e-6}
+# NCCL small-message all-reduce latency: ~6 us for 2 GPUs with NVLS (8x H100 HGX, NVIDIA/nccl#1259,
+# 2024-04), ~54 us over PCIe for 8x RTX 3090 (NVIDIA/nccl#1439, 2024-09). Per GPU in the ring we use
+# 5 us on NVLink / Infinity Fabric and 12 us over PCIe (so 2 GPUs: 10/24 us, 8 GPUs: 40/96 us); the 8-GPU
+# NVLink value matches the refit of the MI300X TP-8 rows (calibrate.py).
+ALLREDUCE_LATENCY_PER_GPU_S = {"nvlink": 5e-6, "pcie": 12e-6}
 # PCIe 4.0 x16 effective ~25 GB/s one way (nccl-tests busbw 20-25 GB/s, NVIDIA/nccl-tests#44, 2020).
 PCIE_ALLREDUCE_GBS = 25.0
 
 
 @dataclass(frozen=True)
 class EngineProfile:
-    """An engine kind. Efficiencies are fractions of peak; overheads in seconds per decode step."""
+    """An engine kind. The three speed constants are per backend (cuda, metal, rocm, vulkan, sycl, ...):
+    ``bw_efficiency`` is achieved / peak memory bandwidth in decode, ``prefill_efficiency`` achieved /
+    peak dense tensor FLOPs in prefill (and in compute-bound decode), ``step_overhead_s`` the fixed
+    seconds per decode step (launches, sampling, scheduling)."""
 
     name: str
     backends: frozenset[str]
     quant_kinds: frozenset[str]
     parallel_modes: tuple[str, ...]  # first is the default
-    bw_efficiency: dict[str, float]  # per backend: achieved / peak memory bandwidth in decode
-    prefill_efficiency: float  # achieved / peak tensor FLOPs in prefill
-    step_overhead_s: float  # fixed per decode step: launches, sampling, scheduling
+    bw_efficiency: dict[str, float]
+    prefill_efficiency: dict[str, float]
+    step_overhead_s: dict[str, float]
     runtime_gib: float  # per GPU, outside weights/KV/activations
     paged: bool = False  # preallocates a paged KV pool (vLLM-like)
     mla_compressed: bool = True  # stores MLA's latent rather than full K/V
     window_capped: bool = True  # sliding-window layers hold only the window
+    vendor_rules: bool = True  # applies vLLM's per-architecture kernel rules (format_support)
     sources: str = ""
     default_quant: str = "bf16"
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-_GGUF = frozenset({"gguf", "float"})
-_SERVING = frozenset({"float", "fp8", "fp4", "awq", "gptq", "int8", "int4", "bnb"})
+_GGUF = frozenset({"gguf", "float", "mxfp4"})  # gpt-oss ships MXFP4 experts in GGUF
+_SERVING = frozenset({"float", "fp8", "fp4", "mxfp4", "awq", "gptq", "int8", "int4", "bnb"})
 
-# Provisional constants (first solver, 2026-11-22); scripts/calibrate.py refits them (issue 7).
+# Constants fitted by scripts/calibrate.py (coordinate descent on log(predicted/measured)) to the
+# use=calibrate rows of llmplan/data/calibration.csv, 2026-11-22; whole sources are held out for
+# `llmplan validate --rows validate-only`. Each comment names the rows a value rests on.
+_CALIBRATED = "fit to llmplan/data/calibration.csv (scripts/calibrate.py, 2026-11-22)"
 PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
     EngineProfile(
         "llama.cpp", frozenset({"cuda", "rocm", "metal", "vulkan", "sycl"}), _GGUF, ("pp", "tp"),
-        bw_efficiency={"cuda": 0.72, "metal": 0.70, "rocm": 0.55, "vulkan": 0.55, "sycl": 0.45},
-        prefill_efficiency=0.45, step_overhead_s=0.8e-3, runtime_gib=CUDA_CONTEXT_GIB,
-        default_quant="Q4_K_M",
-        sources="llama.cpp PR #3776 (tg128 7B F16 on RTX 4090 ~ 73% of peak BW); fit to calibration set"),
+        # cuda: llama.cpp benches/dgx-spark.md @4c7e989 (19 rows) + discussion #15013 (19); metal:
+        # discussion #4167 (72); rocm: PR #26284 (5); vulkan: discussion #10879 + PR #21024 (17); sycl (Intel
+        # Arc): the A770/B580 rows of #10879 measure about half the Vulkan-on-NVIDIA efficiency.
+        bw_efficiency={"cuda": 0.805, "metal": 0.74, "rocm": 0.66, "vulkan": 0.89, "sycl": 0.45},
+        # vs the FP16 (FP16-accumulate) tensor peak; per backend, same rows as above
+        prefill_efficiency={"cuda": 0.40, "metal": 0.72, "rocm": 0.42, "vulkan": 0.41, "sycl": 0.20},
+        step_overhead_s={"cuda": 1.8e-3, "metal": 4.9e-3, "rocm": 1.8e-3, "vulkan": 1.6e-3, "sycl": 1.8e-3},
+        runtime_gib=CUDA_CONTEXT_GIB, default_quant="Q4_K_M", vendor_rules=False, sources=_CALIBRATED),
     EngineProfile(
         "vllm", frozenset({"cuda", "rocm", "tpu", "hpu"}), _SERVING, ("tp", "pp"),
-        bw_efficiency={"cuda": 0.75, "rocm": 0.60},
-        prefill_efficiency=0.55, step_overhead_s=2.0e-3, runtime_gib=TORCH_RUNTIME_GIB, paged=True,
-        sources="vLLM benchmarks docs (Llama-3-8B bf16, H100, batch 1); fit to calibration set"),
+        # cuda: InternLM/lmdeploy@3e391df docs/en/benchmark/a100_fp16.md (17 rows, TurboMind as the
+        # vLLM-class engine); rocm: Oracle blog, Llama-3.1-405B FP8 on 8x MI300X (9 rows), refit with the
+        # 8-GPU all-reduce latency below
+        bw_efficiency={"cuda": 0.62, "rocm": 0.43},
+        prefill_efficiency={"cuda": 0.72, "rocm": 0.72},
+        step_overhead_s={"cuda": 0.65e-3, "rocm": 0.65e-3},
+        runtime_gib=TORCH_RUNTIME_GIB, paged=True, sources=_CALIBRATED),
     EngineProfile(
         "transformers", frozenset({"cuda", "rocm", "metal"}), _SERVING, ("pp",),
-        bw_efficiency={"cuda": 0.60, "rocm": 0.50, "metal": 0.45},
-        prefill_efficiency=0.45, step_overhead_s=20e-3, runtime_gib=0.6, mla_compressed=False,
-        window_capped=False,
-        sources="HF eager generate is launch-bound: ~20-30 ms/token for 7B (transformers issues, 2024)"),
+        # bitsandbytes benchmarking/README.md @1b7b9bb, bf16/fp16 rows (12; H100, RTX 4090, T4); the overhead
+        # depends on the host CPU (H100 pair alone: ~16 ms, 4090 box: <= 5 ms)
+        bw_efficiency={"cuda": 0.89}, prefill_efficiency={"cuda": 0.45}, step_overhead_s={"cuda": 18.6e-3},
+        runtime_gib=0.6, mla_compressed=False, window_capped=False, sources=_CALIBRATED),
     EngineProfile(
         "exllamav2", frozenset({"cuda", "rocm"}), frozenset({"exl2", "gptq", "float"}), ("tp", "pp"),
-        bw_efficiency={"cuda": 0.75, "rocm": 0.55},
-        prefill_efficiency=0.45, step_overhead_s=1.0e-3, runtime_gib=0.6, default_quant="exl2-4.65",
-        sources="provisional: same class as llama.cpp CUDA"),
+        # no calibration rows yet: llama.cpp CUDA's constants (the same class of hand-written GEMV kernels)
+        bw_efficiency={"cuda": 0.805}, prefill_efficiency={"cuda": 0.40}, step_overhead_s={"cuda": 1.8e-3},
+        runtime_gib=0.6, default_quant="exl2-4.65", sources="borrowed from llama.cpp CUDA (no rows yet)"),
     EngineProfile(
         "mlx", frozenset({"metal"}), frozenset({"float", "mlx", "int4", "int8"}), ("pp",),
-        bw_efficiency={"metal": 0.72}, prefill_efficiency=0.40, step_overhead_s=1.0e-3,
-        runtime_gib=0.3, default_quant="int4",
-        sources="provisional: same class as llama.cpp Metal"),
+        # Rapid-MLX PR #585, mlx-lm PRs #1569 and #40, mlx-examples PR #1069 (9 rows)
+        bw_efficiency={"metal": 0.87}, prefill_efficiency={"metal": 0.80}, step_overhead_s={"metal": 1.6e-3},
+        runtime_gib=0.3, default_quant="int4", vendor_rules=False, sources=_CALIBRATED),
     EngineProfile(
         "mlc-llm", frozenset({"cuda", "rocm", "metal", "vulkan"}), frozenset({"mlc", "float"}), ("tp",),
-        bw_efficiency={"cuda": 0.75, "rocm": 0.65, "metal": 0.70, "vulkan": 0.55},
-        prefill_efficiency=0.40, step_overhead_s=1.0e-3, runtime_gib=0.5, default_quant="mlc-q4f16_1",
-        sources="provisional: same class as llama.cpp"),
+        # no calibration rows yet: llama.cpp's constants per backend
+        bw_efficiency={"cuda": 0.805, "metal": 0.74, "rocm": 0.66, "vulkan": 0.89},
+        prefill_efficiency={"cuda": 0.40, "metal": 0.72, "rocm": 0.42, "vulkan": 0.41},
+        step_overhead_s={"cuda": 1.8e-3, "metal": 4.9e-3, "rocm": 1.8e-3, "vulkan": 1.6e-3},
+        runtime_gib=0.5, default_quant="mlc-q4f16_1", vendor_rules=False,
+        sources="borrowed from llama.cpp (no rows yet)"),
 ]}
 
 # Engines we do not model separately, estimated as their nearest kind (with a warning).
@@ -111,13 +130,15 @@ SAME: dict[str, str] = {"llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "olla
                         "hf": "transformers", "mlc": "mlc-llm", "trt-llm": "tensorrt-llm"}
 
 
-def bw_efficiency_for(engine: EngineProfile, backend: str) -> tuple[float, str]:
-    """The engine's decode bandwidth efficiency on a backend; an uncalibrated backend borrows the CUDA
-    value and says so (never a silent guess)."""
+def constants_for(engine: EngineProfile, backend: str) -> tuple[float, float, float, str]:
+    """(bandwidth efficiency, prefill efficiency, step overhead s, warning) of an engine on a backend.
+    A backend without calibration borrows the engine's CUDA values and says so (never a silent guess)."""
     if backend in engine.bw_efficiency:
-        return engine.bw_efficiency[backend], ""
-    fallback = engine.bw_efficiency.get("cuda", min(engine.bw_efficiency.values()))
-    return fallback, f"{engine.name} on {backend} is not calibrated: assuming its CUDA efficiency ({fallback:.2f})"
+        return (engine.bw_efficiency[backend], engine.prefill_efficiency[backend],
+                engine.step_overhead_s[backend], "")
+    ref = "cuda" if "cuda" in engine.bw_efficiency else next(iter(engine.bw_efficiency))
+    warning = f"{engine.name} on {backend} is not calibrated: using its {ref} efficiencies"
+    return engine.bw_efficiency[ref], engine.prefill_efficiency[ref], engine.step_overhead_s[ref], warning
 
 
 def resolve_engine(name: str) -> tuple[EngineProfile, list[str]]:
@@ -171,7 +192,7 @@ def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[
         if arch in _WEIGHT_ONLY_FP8:
             return True, "no FP8 tensor cores: FP8 runs weight-only (Marlin), compute in 16 bit"
         return False, f"{architecture or 'this GPU'} cannot run FP8 weights (needs Ampere or newer)"
-    if kind == "fp4":
+    if kind in ("fp4", "mxfp4"):
         if arch in _NATIVE_FP4:
             return True, ""
         if arch in _WEIGHT_ONLY_FP4:

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmplan.engines import EngineProfile, backend_for, bw_efficiency_for, format_support, resolve_engine
+from llmplan.engines import EngineProfile, backend_for, constants_for, format_support, resolve_engine
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import load_gpus, resolve_gpu
 from llmplan.quant import QuantFormat, parse_quant
@@ -96,12 +96,13 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     backend = backend_for(gpu.vendor, gpu.architecture)
     if backend not in engine.backends:
         raise InvalidInputError(f"{engine.name} does not run on {gpu.name} ({backend})")
-    runs, note = format_support(fmt.kind, gpu.architecture, gpu.fp8_tflops is not None)
-    if not runs:
-        raise InvalidInputError(note)
-    if note:
-        warnings.append(f"{gpu.name}: {note}")
-    warnings += [w for w in [bw_efficiency_for(engine, backend)[1]] if w]
+    if engine.vendor_rules:
+        runs, note = format_support(fmt.kind, gpu.architecture, gpu.fp8_tflops is not None)
+        if not runs:
+            raise InvalidInputError(note)
+        if note:
+            warnings.append(f"{gpu.name}: {note}")
+    warnings += [w for w in [constants_for(engine, backend)[3]] if w]
     parallel = (s.parallel or engine.parallel_modes[0]).strip().lower()
     if parallel not in ("tp", "pp"):
         raise InvalidInputError(f"parallel must be tp or pp (got {s.parallel!r})")

@@ -11,8 +11,8 @@ import pandas as pd
 from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
-from llmplan.engines import (ALLREDUCE_LATENCY_S, GIB, PCIE_ALLREDUCE_GBS, EngineProfile, backend_for,
-                             bw_efficiency_for, resolve_engine)
+from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, GIB, PCIE_ALLREDUCE_GBS, EngineProfile, backend_for,
+                             constants_for, resolve_engine)
 from llmplan.quant import QuantFormat, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
@@ -39,10 +39,9 @@ def _peak_flops(frame: pd.DataFrame, fmt: QuantFormat, engine: EngineProfile) ->
     """Dense tensor FLOP/s the prefill matmuls of this format run at on each row's GPU."""
     fp16 = frame["fp16_tflops"].to_numpy()
     fp16_fast = frame["fp16_fp16acc_tflops"].fillna(frame["fp16_tflops"]).to_numpy()
-    if fmt.is_gguf and fmt.compute == "int8":
-        # llama.cpp's quantized matmul (MMQ) runs on int8 tensor cores where they exist.
-        peak = frame["int8_tops"].fillna(frame["fp16_tflops"]).to_numpy()
-    elif fmt.is_gguf:
+    if fmt.is_gguf:
+        # llama.cpp's prompt processing of quantized GGUF runs at about its F16 speed (RTX 4090 Q4_0 vs F16
+        # pp512, calibration set), so every GGUF type is rated against the FP16 peak
         peak = fp16_fast
     elif fmt.compute == "fp8":
         peak = frame["fp8_tflops"].fillna(frame["fp16_tflops"]).to_numpy()
@@ -77,7 +76,8 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     is_tp = (g["parallel"] == "tp").to_numpy() & (n > 1)
     is_apple = (g["vendor"].str.lower() == "apple").to_numpy()
     backend = [backend_for(v, a) for v, a in zip(g["vendor"], g["architecture"])]
-    bw_eff = np.array([bw_efficiency_for(engine, b)[0] for b in backend], dtype=float)
+    consts = np.array([constants_for(engine, b)[:3] for b in backend], dtype=float).reshape(-1, 3)
+    bw_eff, prefill_eff, overhead_s = consts[:, 0], consts[:, 1], consts[:, 2]
     prompt = g["prompt_tokens"].to_numpy(dtype=float)
     gen = g["gen_tokens"].to_numpy(dtype=float)
     context = g["context"].to_numpy(dtype=float)
@@ -127,7 +127,8 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     active = arch.params_active(model)
     split = np.where(is_tp, n, 1.0)  # pipeline split: the GPUs take turns, no single-stream speed-up
     link_gbs = np.where(g["nvlink_gbs"].notna(), g["nvlink_gbs"].to_numpy(dtype=float) / 2.0, PCIE_ALLREDUCE_GBS)
-    latency = np.where(g["nvlink_gbs"].notna(), ALLREDUCE_LATENCY_S["nvlink"], ALLREDUCE_LATENCY_S["pcie"])
+    latency = n * np.where(g["nvlink_gbs"].notna(), ALLREDUCE_LATENCY_PER_GPU_S["nvlink"],
+                           ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
 
     def step(positions, b):
         weight_read = mem.decode_weight_read_bytes(model, fmt, b) / split
@@ -135,17 +136,17 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
                                       window_capped=engine.window_capped) * np.where(is_tp, kv_share, 1.0)
         flops = (2.0 * active + tp.attention_flops_per_token(model, positions)) * b / split
         comm_tp = 2 * model.num_layers * tp.allreduce_seconds(n, b * model.hidden_size * 2.0, link_gbs, latency)
-        comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency, 0.0)
-        return tp.decode_step_seconds(weight_read, kv_read, bw, bw_eff, flops, peak, engine.prefill_efficiency,
-                                      engine.step_overhead_s, np.where(is_tp, comm_tp, comm_pp))
+        comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency / n, 0.0)
+        return tp.decode_step_seconds(weight_read, kv_read, bw, bw_eff, flops, peak, prefill_eff,
+                                      overhead_s, np.where(is_tp, comm_tp, comm_pp))
 
     mean_position = prompt + gen / 2.0
     t_step, memory_bound = step(mean_position, batch)
     t_first, _ = step(prompt, np.ones_like(batch))
     prompt_flops = 2.0 * active * prompt + 2.0 * model.num_layers * model.num_attention_heads * (
         tp.attention_flops_per_token(model, 1.0) / (4.0 * model.num_layers * model.num_attention_heads)) * prompt**2
-    t_prefill = tp.prefill_seconds(prompt_flops / split, peak, engine.prefill_efficiency, weights_total / split,
-                                   bw, bw_eff, engine.step_overhead_s)
+    t_prefill = tp.prefill_seconds(prompt_flops / split, peak, prefill_eff, weights_total / split,
+                                   bw, bw_eff, overhead_s)
     fits = g["fits"].to_numpy()
     decode = np.where(fits, batch / t_step, np.nan)
     g["decode_tps"] = decode

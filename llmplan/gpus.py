@@ -87,16 +87,26 @@ def _default_for(gpu: GpuSpec) -> list[str]:
     return [normalize(v) for v in re.split(r"[;,]", match.group(1)) if v.strip()]
 
 
+@lru_cache(maxsize=8)
+def _name_index(gpus: tuple[GpuSpec, ...]) -> dict[str, GpuSpec]:
+    """Normalized name and alias -> record (built once per table)."""
+    index: dict[str, GpuSpec] = {}
+    for gpu in gpus:
+        for key in (gpu.name, *gpu.aliases):
+            index.setdefault(normalize(key), gpu)
+    return index
+
+
 def resolve_gpu(name: str, gpus: tuple[GpuSpec, ...] | None = None) -> tuple[GpuSpec, list[str]]:
     """Find the GPU a user means: exact name or alias first, then a documented family default (with a
     warning listing the alternatives). Never a fuzzy match: a near miss is an error with suggestions."""
-    gpus = gpus if gpus is not None else load_gpus()
+    gpus = tuple(gpus) if gpus is not None else load_gpus()
     key = normalize(name)
     if not key:
         raise UnknownGpuError("empty GPU name")
-    for gpu in gpus:
-        if key == normalize(gpu.name) or key in (normalize(a) for a in gpu.aliases):
-            return gpu, []
+    exact = _name_index(gpus).get(key)
+    if exact is not None:
+        return exact, []
     for gpu in gpus:
         if key in _default_for(gpu):
             alternatives = [g.name for g in gpus if g is not gpu and normalize(g.name).startswith(key)]

@@ -27,7 +27,7 @@ class QuantFormat:
     """
 
     name: str
-    kind: str  # gguf | float | awq | gptq | bnb | exl2 | mlc | mlx | fp8 | fp4 | int8 | int4
+    kind: str  # gguf | float | awq | gptq | bnb | exl2 | mlc | mlx | fp8 | fp4 | mxfp4 | int8 | int4
     body_bpw: float
     head_bpw: float
     embeddings_16bit: bool = False
@@ -88,7 +88,7 @@ _FORMATS: dict[str, QuantFormat] = {q.name: q for q in [
     QuantFormat("fp4", "fp4", 4.5, 16.0, embeddings_16bit=True, compute="fp4",
                 source="NVFP4 layout: 16-weight blocks, fp8 e4m3 scale"),
     # MXFP4: 4-bit e2m1 + one e8m0 scale per 32 weights = 4.25 bpw (OCP Microscaling spec v1.0, 2023-09).
-    QuantFormat("mxfp4", "fp4", 4.25, 16.0, embeddings_16bit=True, compute="fp16",
+    QuantFormat("mxfp4", "mxfp4", 4.25, 16.0, embeddings_16bit=True, compute="fp16",
                 source="OCP MX spec v1.0"),
     # int8 weight-only with one fp16 scale per output channel: 8 bpw + negligible.
     QuantFormat("int8", "int8", 8.0, 16.0, embeddings_16bit=True, compute="int8", source="definition"),

@@ -84,11 +84,12 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
             fmt = parse_quant(q)
             if fmt.kind not in engine.quant_kinds:
                 continue
-            combos.append((engine.name, fmt.name, engine.parallel_modes[0], frozenset(engine.backends)))
+            combos.append((engine, fmt, engine.parallel_modes[0]))
     rows = []
-    for engine_name, quant, parallel, backends in combos:
-        kind = parse_quant(quant).kind
-        runs = [format_support(kind, a, f)[0] for a, f in zip(frame["architecture"], frame["has_fp8"])]
+    for engine, fmt, parallel in combos:
+        engine_name, quant, backends = engine.name, fmt.name, engine.backends
+        runs = [not engine.vendor_rules or format_support(fmt.kind, a, f)[0]
+                for a, f in zip(frame["architecture"], frame["has_fp8"])]
         ok = frame[frame["backend"].isin(backends) & np.array(runs, dtype=bool)]
         for n in GPU_COUNTS:
             sub = ok

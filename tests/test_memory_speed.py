@@ -41,7 +41,7 @@ def test_decode_golden_memory_bound():
     # bytes per step: weights less the embedding table (Q4_K_M body bpw 4.81) + KV at position 576
     weights = 4.08e9 - 131_072_000 * 4.810 / 8
     kv = 524_288 * (512 + 64)
-    step_s = (weights + kv) / (gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"]) + prof.step_overhead_s
+    step_s = (weights + kv) / (gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"]) + prof.step_overhead_s["cuda"]
     assert e.decode_tps == pytest.approx(1 / step_s, rel=0.01)
     assert e.tpot_ms == pytest.approx(step_s * 1e3, rel=0.01)
     assert e.decode_tps_low < e.decode_tps < e.decode_tps_high
