@@ -9,6 +9,10 @@ import numpy as np
 # table 5.3, 2025-02). Override with --electricity.
 DEFAULT_USD_PER_KWH = 0.165
 HOURS_PER_MONTH = 730.0  # 8,760 h / 12 (definition)
+HOURS_PER_YEAR = 8760.0  # definition
+# Years a purchase is written off over (straight line): a user choice, not a measured fact; 3 years is the
+# warranty span of datacenter GPUs and a common depreciation horizon. Override with --years.
+DEFAULT_YEARS = 3.0
 # Share of TDP an inference GPU draws on average while serving (decode is memory-bound): ~60-70% in
 # nvidia-smi traces of llama.cpp / vLLM decode (provisional; issue 8 refines with measurements).
 POWER_UTILIZATION = 0.65
@@ -31,6 +35,11 @@ def power_usd_per_hour(tdp_w, num_gpus, usd_per_kwh: float = DEFAULT_USD_PER_KWH
 
 def rent_usd_per_hour(cloud_usd_per_hour, num_gpus):
     return np.asarray(cloud_usd_per_hour, dtype=float) * np.asarray(num_gpus, dtype=float)
+
+
+def amortised_usd_per_hour(upfront_usd, years: float, duty: float = 1.0):
+    """The purchase spread over the hours it serves: upfront / (years x 8,760 h x duty)."""
+    return np.asarray(upfront_usd, dtype=float) / (years * HOURS_PER_YEAR * duty)
 
 
 def usd_per_million_tokens(usd_per_hour, decode_tps):

@@ -131,22 +131,28 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
                            ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
 
     def step(positions, b):
+        """Decode step at context ``positions`` for batch ``b``: (seconds, parts for --explain)."""
         weight_read = mem.decode_weight_read_bytes(model, fmt, b) / split
         kv_read = arch.kv_cache_bytes(model, positions, b, kv_elem, mla_compressed=engine.mla_compressed,
                                       window_capped=engine.window_capped) * np.where(is_tp, kv_share, 1.0)
         flops = (2.0 * active + tp.attention_flops_per_token(model, positions)) * b / split
         comm_tp = 2 * model.num_layers * tp.allreduce_seconds(n, b * model.hidden_size * 2.0, link_gbs, latency)
         comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency / n, 0.0)
-        return tp.decode_step_seconds(weight_read, kv_read, bw, bw_eff, flops, peak, prefill_eff,
-                                      overhead_s, np.where(is_tp, comm_tp, comm_pp))
+        comm = np.where(is_tp, comm_tp, comm_pp)
+        t, t_mem, t_comp = tp.decode_step_seconds(weight_read, kv_read, bw, bw_eff, flops, peak, prefill_eff,
+                                                  overhead_s, comm)
+        return t, {"weight_read_gib": weight_read / GIB, "kv_read_gib": kv_read / GIB, "t_memory_ms": t_mem * 1e3,
+                   "t_compute_ms": t_comp * 1e3, "t_overhead_ms": overhead_s * 1e3, "t_comm_ms": comm * 1e3}
 
     mean_position = prompt + gen / 2.0
-    t_step, memory_bound = step(mean_position, batch)
+    t_step, parts = step(mean_position, batch)
+    memory_bound = parts["t_memory_ms"] >= parts["t_compute_ms"]
     t_first, _ = step(prompt, np.ones_like(batch))
-    prompt_flops = 2.0 * active * prompt + 2.0 * model.num_layers * model.num_attention_heads * (
-        tp.attention_flops_per_token(model, 1.0) / (4.0 * model.num_layers * model.num_attention_heads)) * prompt**2
-    t_prefill = tp.prefill_seconds(prompt_flops / split, peak, prefill_eff, weights_total / split,
-                                   bw, bw_eff, overhead_s)
+    t_prefill = tp.prefill_seconds(tp.prefill_flops(model, active, prompt) / split, peak, prefill_eff,
+                                   weights_total / split, bw, bw_eff, overhead_s)
+    for key, value in parts.items():
+        g[key] = np.broadcast_to(value, batch.shape).astype(float)
+    g["bw_efficiency"], g["prefill_efficiency"], g["peak_tflops"] = bw_eff, prefill_eff, peak / 1e12
     fits = g["fits"].to_numpy()
     decode = np.where(fits, batch / t_step, np.nan)
     g["decode_tps"] = decode

@@ -116,3 +116,29 @@ def resolve_gpu(name: str, gpus: tuple[GpuSpec, ...] | None = None) -> tuple[Gpu
     close = difflib.get_close_matches(key, list(candidates), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(repr(candidates[c]) for c in close)}?" if close else ""
     raise UnknownGpuError(f"unknown GPU {name!r}{hint} (see `llmplan gpus`)")
+
+
+PRICE_COLUMNS = ("launch_usd", "street_usd", "used_usd", "cloud_usd_per_hour")
+PRICE_TEXT_COLUMNS = ("price_as_of", "price_source", "cloud_provider", "cloud_as_of")
+
+
+def apply_price_file(gpus: tuple[GpuSpec, ...], path: str) -> tuple[GpuSpec, ...]:
+    """Override prices from a CSV with a ``name`` column and any of the price columns (blank = keep).
+    Names resolve like the CLI's; an unknown name is an error that names the line."""
+    from dataclasses import replace
+
+    updated = {g.name: g for g in gpus}
+    for lineno, row in read_rows(Path(path), ("name",), path):
+        where = f"{path}:{lineno}"
+        try:
+            gpu, _ = resolve_gpu(row["name"], tuple(updated.values()))
+        except UnknownGpuError as exc:
+            raise DataFileError(f"{where}: {exc}") from None
+        changes = {c: v for c in PRICE_COLUMNS if (v := opt_float(row, c, where)) is not None}
+        if any(v < 0 for v in changes.values()):
+            raise DataFileError(f"{where}: prices must not be negative")
+        changes.update({c: row[c] for c in PRICE_TEXT_COLUMNS if row.get(c)})
+        if changes and not any(c in changes for c in ("price_as_of", "cloud_as_of")):
+            changes.setdefault("price_source", f"user price file {path}")
+        updated[gpu.name] = replace(gpu, **changes)
+    return tuple(updated.values())

@@ -36,8 +36,12 @@ class FitRequest:
     mode: str = "buy"  # buy | rent
     quant: str = "auto"
     engines: tuple[str, ...] = ("llama.cpp", "vllm")
+    monthly_budget_usd: float | None = None
+    ttft_s: float | None = None
     used: bool = False
     usd_per_kwh: float = cost.DEFAULT_USD_PER_KWH
+    years: float = cost.DEFAULT_YEARS
+    duty: float = 1.0  # share of the month the hardware serves (for $/month and amortisation)
     top: int = 10
 
 
@@ -54,8 +58,11 @@ def _check(req: FitRequest) -> None:
         raise InvalidInputError("--users must be at least 1")
     if req.context < req.prompt_tokens + 1:
         raise InvalidInputError(f"--context must exceed the prompt ({req.prompt_tokens} tokens)")
+    if not 0 < req.duty <= 1:
+        raise InvalidInputError("--duty must be in (0, 1]")
     for name, value in (("--tps", req.tps_per_user), ("--budget", req.budget_usd),
-                        ("--hourly-budget", req.hourly_budget_usd)):
+                        ("--hourly-budget", req.hourly_budget_usd), ("--monthly-budget", req.monthly_budget_usd),
+                        ("--ttft", req.ttft_s), ("--years", req.years), ("--electricity", req.usd_per_kwh)):
         if value is not None and not value > 0:
             raise InvalidInputError(f"{name} must be positive")
     if req.mode not in ("buy", "rent"):
@@ -120,11 +127,13 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     ev["power_usd_per_hour"] = power
     rent = cost.rent_usd_per_hour(ev["cloud_usd_per_hour"], n)
     ev["rent_usd_per_hour"] = rent
-    ev["usd_per_hour"] = rent if req.mode == "rent" else power
-    ev["usd_per_month"] = ev["usd_per_hour"] * cost.HOURS_PER_MONTH
-    ev["usd_per_million_tokens"] = cost.usd_per_million_tokens(rent if req.mode == "rent" else power,
-                                                               ev["decode_tps"])
-    ev["breakeven_months"] = cost.breakeven_months(ev["upfront_usd"], rent, power)
+    # owning: power plus the purchase spread over the years of service (straight-line amortisation)
+    ev["amortised_usd_per_hour"] = cost.amortised_usd_per_hour(ev["upfront_usd"], req.years, req.duty)
+    own = power + ev["amortised_usd_per_hour"]
+    ev["usd_per_hour"] = rent if req.mode == "rent" else own
+    ev["usd_per_month"] = ev["usd_per_hour"] * cost.HOURS_PER_MONTH * req.duty
+    ev["usd_per_million_tokens"] = cost.usd_per_million_tokens(ev["usd_per_hour"], ev["decode_tps"])
+    ev["breakeven_months"] = cost.breakeven_months(ev["upfront_usd"], rent, power, req.duty)
     ev["decode_tps_per_user"] = ev["decode_tps_per_seq"]
     price = ev["upfront_usd"] if req.mode == "buy" else ev["rent_usd_per_hour"]
     ev["cost_key"] = price
@@ -161,16 +170,21 @@ def _binding_reason(ev: pd.DataFrame, req: FitRequest) -> tuple[pd.Series, np.nd
     no_fit = ~ev["fits"].to_numpy(dtype=bool)
     per_user = ev["decode_tps_per_seq"].to_numpy(dtype=float)
     slow = np.zeros(len(ev), dtype=bool) if not req.tps_per_user else ~(per_user >= req.tps_per_user)
-    if req.mode == "buy":
-        over = (ev["upfront_usd"] > req.budget_usd).to_numpy() if req.budget_usd else np.zeros(len(ev), bool)
-    else:
-        over = ((ev["rent_usd_per_hour"] > req.hourly_budget_usd).to_numpy() if req.hourly_budget_usd
-                else np.zeros(len(ev), bool))
+    if req.ttft_s:
+        slow |= ~(ev["ttft_s"].to_numpy(dtype=float) <= req.ttft_s)
+    over = np.zeros(len(ev), dtype=bool)
+    if req.mode == "buy" and req.budget_usd:
+        over |= (ev["upfront_usd"] > req.budget_usd).to_numpy()
+    if req.mode == "rent" and req.hourly_budget_usd:
+        over |= (ev["rent_usd_per_hour"] > req.hourly_budget_usd).to_numpy()
+    if req.mode == "rent" and req.monthly_budget_usd:
+        over |= (ev["usd_per_month"] > req.monthly_budget_usd).to_numpy()
     stage = np.select([no_price, no_fit, slow, over], [0, 1, 2, 3], default=4)
     price_word = "no price in the GPU table" if req.mode == "buy" else "no rental price in the GPU table"
     reasons = []
     for st, r in zip(stage, ev[["name", "num_gpus", "quant", "batch", "vram_gib_per_gpu", "gpu_memory_gib",
-                                "decode_tps_per_seq", "upfront_usd", "rent_usd_per_hour"]].itertuples(index=False)):
+                                "decode_tps_per_seq", "upfront_usd", "rent_usd_per_hour", "usd_per_month",
+                                "ttft_s"]].itertuples(index=False)):
         if st == 4:
             reasons.append("")
         elif st == 0:
@@ -180,12 +194,18 @@ def _binding_reason(ev: pd.DataFrame, req: FitRequest) -> tuple[pd.Series, np.nd
                            f"({r.quant})")
         elif st == 2:
             users = int(r.batch)
-            reasons.append(f"{int(r.num_gpus)}x {r.name} fits but reaches {r.decode_tps_per_seq:.0f} tok/s per user "
-                           f"({r.quant}, {users} user{'s' if users > 1 else ''}); target {req.tps_per_user:g}")
+            hw = f"{int(r.num_gpus)}x {r.name} fits but "
+            if req.tps_per_user and not r.decode_tps_per_seq >= req.tps_per_user:
+                reasons.append(f"{hw}reaches {r.decode_tps_per_seq:.0f} tok/s per user ({r.quant}, {users} "
+                               f"user{'s' if users > 1 else ''}); target {req.tps_per_user:g}")
+            else:
+                reasons.append(f"{hw}first token takes {r.ttft_s:.2f} s ({r.quant}); target {req.ttft_s:g} s")
         elif req.mode == "buy":
             reasons.append(f"costs ${r.upfront_usd:,.0f}; budget ${req.budget_usd:,.0f}")
-        else:
+        elif req.hourly_budget_usd and r.rent_usd_per_hour > req.hourly_budget_usd:
             reasons.append(f"costs ${r.rent_usd_per_hour:.2f}/h; budget ${req.hourly_budget_usd:.2f}/h")
+        else:
+            reasons.append(f"costs ${r.usd_per_month:,.0f}/month; budget ${req.monthly_budget_usd:,.0f}/month")
     return pd.Series(reasons, index=ev.index), stage
 
 

@@ -25,16 +25,24 @@ def attention_flops_per_token(m: ModelSpec, context_tokens) -> np.ndarray:
     return 4.0 * m.num_layers * m.num_attention_heads * head_dim * np.asarray(context_tokens, dtype=float)
 
 
+def prefill_flops(m: ModelSpec, active_params: float, prompt_tokens) -> np.ndarray:
+    """FLOPs to process a prompt of P tokens: 2 x active params x P for the matmuls plus causal
+    attention, 2 x layers x heads x head_dim x P^2 (QK^T and AV over the lower triangle)."""
+    p = np.asarray(prompt_tokens, dtype=float)
+    head_dim = (m.qk_nope_head_dim or 0) + (m.qk_rope_head_dim or 0) if m.is_mla else m.head_dim
+    return 2.0 * active_params * p + 2.0 * m.num_layers * m.num_attention_heads * head_dim * p**2
+
+
 def decode_step_seconds(weight_read_bytes, kv_read_bytes, bandwidth_bytes_per_s, bw_efficiency,
                         step_flops, peak_flops_per_s, compute_efficiency, overhead_s, comm_s):
-    """Seconds per decode step and whether memory (True) or compute (False) bounds it."""
+    """(seconds per decode step, memory time, compute time). The step is the larger of the two plus
+    the fixed overhead and the communication time."""
     t_memory = (np.asarray(weight_read_bytes) + np.asarray(kv_read_bytes)) / (
         np.asarray(bandwidth_bytes_per_s) * bw_efficiency)
     with np.errstate(invalid="ignore", divide="ignore"):
         t_compute = np.asarray(step_flops) / (np.asarray(peak_flops_per_s) * compute_efficiency)
     t_compute = np.nan_to_num(t_compute, nan=0.0, posinf=0.0)  # unknown peak: memory bound only (warned)
-    memory_bound = t_memory >= t_compute
-    return np.maximum(t_memory, t_compute) + overhead_s + comm_s, memory_bound
+    return np.maximum(t_memory, t_compute) + overhead_s + comm_s, t_memory, t_compute
 
 
 def prefill_seconds(prompt_flops, peak_flops_per_s, compute_efficiency, weight_bytes,

@@ -162,3 +162,22 @@ def test_real_subprocess_offline(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "llmplan", "estimate", "llama-2-7b", "--gpu", "nope"],
                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_fit_explain_shows_the_arithmetic():
+    r = run("fit", "llama-3.1-8b", "--tps", "40", "--gpus", "RTX 4090,RTX 5090", "--explain", "1")
+    assert r.exit_code == 0, r.stderr
+    for needle in ("memory per GPU", "decode step", "GB/s x efficiency", "amortisation", "$ per 1M output tokens"):
+        assert needle in r.stdout
+
+
+def test_price_file_overrides(tmp_path):
+    f = tmp_path / "prices.csv"
+    f.write_text("name,street_usd,price_as_of\nRTX 4090,999,2026-11\n")
+    r = run("fit", "llama-2-7b", "--gpus", "RTX 4090", "--prices", str(f), "--format", "json")
+    rows = [x for x in json.loads(r.stdout) if x["accepted"]]
+    assert rows[0]["upfront_usd"] == 999
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,street_usd\nRTX 9999,1\n")
+    r = run("fit", "llama-2-7b", "--prices", str(bad))
+    assert r.exit_code != 0 and "bad.csv:2" in r.stderr

@@ -50,3 +50,18 @@ def test_impossible_goal_returns_no_option_but_reasons():
 def test_bad_request():
     with pytest.raises(InvalidInputError):
         solve(find_in_catalog("llama-2-7b"), load_gpus(), FitRequest(users=0))
+
+
+def test_ttft_and_monthly_budget_constraints():
+    m = find_in_catalog("llama-3.1-8b")
+    result = solve(m, load_gpus(), FitRequest(ttft_s=0.2, prompt_tokens=2048, context=4096))
+    assert len(result.options) and (result.options["ttft_s"] <= 0.2).all()
+    rent = solve(m, load_gpus(), FitRequest(mode="rent", monthly_budget_usd=400))
+    assert len(rent.options) and (rent.options["usd_per_month"] <= 400).all()
+
+
+def test_owning_cost_is_power_plus_amortisation():
+    r = solve(find_in_catalog("llama-2-7b"), load_gpus(), FitRequest(budget_usd=2000, years=2)).options.iloc[0]
+    # amortisation: upfront / (2 years x 8,760 h)
+    assert r["usd_per_hour"] == pytest.approx(r["power_usd_per_hour"] + r["upfront_usd"] / (2 * 8760))
+    assert r["usd_per_million_tokens"] == pytest.approx(r["usd_per_hour"] / (r["decode_tps"] * 3600) * 1e6)

@@ -87,15 +87,19 @@ def _gpus(gpu_file: str | None):
 @app.command(epilog="Examples:\n\n"
              "  llmplan fit llama-2-7b --budget 2000\n\n"
              "  llmplan fit meta-llama/Llama-3.1-70B-Instruct --tps 20 --rent\n\n"
-             "  llmplan fit Qwen/Qwen3-30B-A3B --users 50 --tps 15 --context 8192 --format json")
+             "  llmplan fit Qwen/Qwen3-30B-A3B --users 50 --tps 15 --context 8192 --format json\n\n"
+             "  llmplan fit llama-3.1-8b --tps 40 --gpus \"RTX 4090,RTX 5090\" --explain 1")
 @guarded
 def fit(
     model: Annotated[str, typer.Argument(help="Hub repo id or short name, e.g. llama-2-7b")],
     budget: Annotated[Optional[float], typer.Option("--budget", help="Upfront purchase budget, USD")] = None,
     hourly_budget: Annotated[Optional[float], typer.Option("--hourly-budget", help="Rental budget, USD/hour")] = None,
+    monthly_budget: Annotated[Optional[float], typer.Option("--monthly-budget", help="Rental budget, USD/month "
+                                                            "(at --duty)")] = None,
     tps: Annotated[Optional[float], typer.Option("--tps", help="Decode tokens/s each user must get")] = None,
     users: Annotated[int, typer.Option("--users", help="Concurrent users (the decode batch)")] = 1,
     context: Annotated[int, typer.Option("--context", help="Context tokens per user (KV cache)")] = 4096,
+    ttft: Annotated[Optional[float], typer.Option("--ttft", help="Longest acceptable time to first token, s")] = None,
     prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", help="Prompt length for TTFT")] = 512,
     quant: Annotated[str, typer.Option("--quant", help="A quantization, or auto to search a ladder")] = "auto",
     gpus: Annotated[Optional[str], typer.Option("--gpus", help="Comma-separated GPU names to consider")] = None,
@@ -104,6 +108,11 @@ def fit(
     engine: Annotated[str, typer.Option("--engine", help="Comma-separated engines to search")] = "llama.cpp,vllm",
     top: Annotated[int, typer.Option("--top", help="How many options (and rejections) to list")] = 10,
     electricity: Annotated[Optional[float], typer.Option("--electricity", help="USD per kWh for power cost")] = None,
+    years: Annotated[float, typer.Option("--years", help="Years to amortise a purchase over")] = 3.0,
+    duty: Annotated[float, typer.Option("--duty", help="Share of the time the hardware serves (0-1]")] = 1.0,
+    prices: Annotated[Optional[str], typer.Option("--prices", help="CSV: name + any of launch_usd, street_usd, "
+                                                  "used_usd, cloud_usd_per_hour (+ dates) to override")] = None,
+    explain: Annotated[Optional[int], typer.Option("--explain", help="Print the arithmetic behind option N")] = None,
     fmt: FormatOpt = OutputFormat.table,
     gpu_file: GpuFileOpt = None,
     token: TokenOpt = None,
@@ -116,6 +125,10 @@ def fit(
 
     spec = _model(model, token)
     table = _gpus(gpu_file)
+    if prices:
+        from llmplan.gpus import apply_price_file
+
+        table = apply_price_file(table, prices)
     if gpus:
         picked = []
         for name in (n.strip() for n in gpus.split(",") if n.strip()):
@@ -124,10 +137,15 @@ def fit(
             picked.append(gpu)
         table = tuple(dict.fromkeys(picked))
     req = FitRequest(tps_per_user=tps, users=users, context=context, prompt_tokens=prompt_tokens,
-                     budget_usd=budget, hourly_budget_usd=hourly_budget, mode="rent" if rent else "buy",
-                     quant=quant, engines=tuple(e.strip() for e in engine.split(",") if e.strip()), used=used,
-                     usd_per_kwh=electricity if electricity is not None else DEFAULT_USD_PER_KWH, top=top)
+                     budget_usd=budget, hourly_budget_usd=hourly_budget, monthly_budget_usd=monthly_budget,
+                     ttft_s=ttft, mode="rent" if rent else "buy", quant=quant,
+                     engines=tuple(e.strip() for e in engine.split(",") if e.strip()), used=used,
+                     usd_per_kwh=electricity if electricity is not None else DEFAULT_USD_PER_KWH, years=years,
+                     duty=duty, top=top)
     result = solve(spec, table, req)
+    if explain is not None:
+        views.explain_fit(spec, req, result, explain, {g.name: g for g in table})
+        return
     views.show_fit(spec, req, result, fmt)
 
 

@@ -136,12 +136,13 @@ def show_fit(model: ModelSpec, req, result, fmt: OutputFormat) -> None:
             r["tok/s"] = _speed(r)
             r["engine"] = r["engine"] + (f" {r['parallel']}" if r["num_gpus"] > 1 else "")
             r["pareto"] = "*" if r["pareto"] else ""
-        headers = {"upfront_usd": "upfront $", "usd_per_hour": "$/h (rent)" if req.mode == "rent" else "power $/h",
+        headers = {"upfront_usd": "upfront $", "usd_per_hour": "$/h (rent)" if req.mode == "rent" else "own $/h",
                    "usd_per_million_tokens": "$/1M tok", "vram_gib_per_gpu": "GiB/GPU", "ttft_s": "TTFT s",
                    "breakeven_months": "break-even mo", "pareto": "P"}
         cols = ["rank", "hardware", "quant", "engine", "vram_gib_per_gpu", "tok/s", "ttft_s", cost_col,
                 "usd_per_million_tokens", "pareto"]
         if req.mode == "buy":
+            cols[-2:-2] = ["usd_per_hour"]
             cols.insert(-1, "breakeven_months")
         if options:
             print_table(options, cols, headers, title)
@@ -152,7 +153,10 @@ def show_fit(model: ModelSpec, req, result, fmt: OutputFormat) -> None:
                 r["hardware"] = f"{r['num_gpus']}x {r['gpu']}"
             print_table(rejected, ["hardware", "quant", "reason"], {}, "Nearest misses (binding constraint)")
     message(f"searched {result.searched} options (GPU x count x quant x engine); tok/s is per user, "
-            "total in brackets; P marks the cost/speed Pareto front")
+            "total in brackets; P marks the cost/speed Pareto front; `--explain N` shows the arithmetic")
+    if req.mode == "buy":
+        message(f"own $/h = power ({req.usd_per_kwh:g} $/kWh) + purchase amortised over {req.years:g} years at "
+                f"{req.duty:.0%} duty; $/1M tok at that cost and the aggregate speed")
     message("prices are dated snapshots from gpu_specs.csv (see `llmplan gpus show NAME`); override with --gpu-file")
     message(BAND_NOTE)
     for note in result.notes:
@@ -333,3 +337,60 @@ def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
         pass
     if failed:
         message(f"note: {failed} row(s) could not be predicted (a spec or model is missing)")
+
+
+def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
+    """The arithmetic behind option ``rank`` (1-based) of a fit, line by line, with the sources."""
+    from llmplan.cost import POWER_UTILIZATION
+    from llmplan.errors import InvalidInputError
+
+    options = result.options.to_dict("records")
+    if not 1 <= rank <= len(options):
+        raise InvalidInputError(f"--explain takes an option number from 1 to {len(options)}")
+    r = options[rank - 1]
+    g = gpus[r["name"]]
+    n = int(r["num_gpus"])
+    lines = [
+        f"Option {rank}: {n}x {g.name}, {r['quant']} on {r['engine']}" + (f" ({r['parallel']})" if n > 1 else ""),
+        f"model: {model.repo_id}; {int(r['batch'])} user(s), {req.context} tokens of context, "
+        f"{req.prompt_tokens}-token prompts",
+        "",
+        "memory per GPU:",
+        f"  weights {r['weights_gib']:.2f} GiB / {n} GPU(s) + KV cache {r['kv_cache_gib'] / n:.2f} GiB + "
+        f"activations {r['activations_gib'] / n:.2f} GiB + runtime {r['runtime_overhead_gib'] / n:.2f} GiB "
+        f"= {r['vram_gib_per_gpu']:.2f} GiB <= {r['gpu_memory_gib']:.2f} GiB usable",
+        "",
+        "decode step (mean over the generated tokens):",
+        f"  memory: ({r['weight_read_gib']:.2f} GiB weights + {r['kv_read_gib']:.2f} GiB KV) read per GPU / "
+        f"({g.memory_bw_gbs:g} GB/s x efficiency {r['bw_efficiency']:.3f}) = {r['t_memory_ms']:.2f} ms",
+        f"  compute: {r['t_compute_ms']:.2f} ms at {r['peak_tflops']:.0f} dense TFLOPS x {r['prefill_efficiency']:.2f}",
+        f"  step = max(memory, compute) + overhead {r['t_overhead_ms']:.2f} ms + communication "
+        f"{r['t_comm_ms']:.2f} ms = {r['tpot_ms']:.2f} ms",
+        f"  -> {r['decode_tps_per_seq']:.1f} tok/s per user, {r['decode_tps']:.1f} tok/s in all "
+        f"(band {r['decode_tps_low']:.1f}-{r['decode_tps_high']:.1f})",
+        f"  prefill {r['prefill_tps']:,.0f} tok/s; time to first token {r['ttft_s']:.3f} s" if r["ttft_s"] == r["ttft_s"]
+        else "  prefill: no tensor TFLOPS for this GPU in the table",
+        "",
+        "cost:",
+    ]
+    price_kind = "used" if req.used else ("street" if g.street_usd else "launch")
+    unit = r["upfront_usd"] / n if r["upfront_usd"] == r["upfront_usd"] else float("nan")
+    lines += [
+        f"  upfront: {n} x ${unit:,.0f} ({price_kind} price, {g.price_as_of or 'launch'}; {g.price_source or 'MSRP'})"
+        if unit == unit else "  upfront: no purchase price in the table",
+        f"  power: {n} x {g.tdp_w or 0:g} W x {POWER_UTILIZATION:.0%} utilisation x ${req.usd_per_kwh:g}/kWh = "
+        f"${r['power_usd_per_hour']:.3f}/h",
+        f"  amortisation: ${r['upfront_usd']:,.0f} / ({req.years:g} y x 8,760 h x {req.duty:.0%}) = "
+        f"${r['amortised_usd_per_hour']:.3f}/h" if unit == unit else "  amortisation: -",
+        f"  rent: {n} x ${g.cloud_usd_per_hour:.2f}/GPU-h ({g.cloud_provider}, {g.cloud_as_of}) = "
+        f"${r['rent_usd_per_hour']:.2f}/h" if g.cloud_usd_per_hour else "  rent: no cloud price in the table",
+        f"  $ per 1M output tokens: ${r['usd_per_hour']:.3f}/h / ({r['decode_tps']:.1f} tok/s x 3,600 s) x 1e6 = "
+        f"${r['usd_per_million_tokens']:.3f}",
+    ]
+    if r["breakeven_months"] == r["breakeven_months"]:
+        lines.append(f"  buy vs rent: ${r['upfront_usd']:,.0f} / ((${r['rent_usd_per_hour']:.2f} - "
+                     f"${r['power_usd_per_hour']:.3f}) x 730 h x {req.duty:.0%}) = {r['breakeven_months']:.1f} months")
+    lines += ["", "constants: llmplan/engines.py (fitted to llmplan/data/calibration.csv), llmplan/cost.py; "
+              "specs and prices: `llmplan gpus show \"" + g.name + "\"`"]
+    sys_out = "\n".join(lines)
+    print(sys_out)
