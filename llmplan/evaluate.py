@@ -69,7 +69,7 @@ def evaluate(model: ModelSpec, cand: pd.DataFrame) -> pd.DataFrame:
 
 
 def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: str) -> pd.DataFrame:
-    g = g.copy()
+    out: dict[str, np.ndarray] = {}
     fmt = parse_quant(quant)
     engine, _ = resolve_engine(engine_name)
     n = g["num_gpus"].to_numpy(dtype=float)
@@ -110,16 +110,16 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     act_pg = mem.activation_bytes(model, engine, prompt, batch)
     kv_pg = kv_seq_pg * batch
     per_gpu = weights_pg + kv_pg + act_pg + runtime_pg
-    g["batch"] = batch.astype(int)
-    g["max_batch"] = max_batch.astype(int)
-    g["weights_gib"] = weights_total / GIB
-    g["kv_cache_gib"] = kv_pg * n / GIB
-    g["activations_gib"] = act_pg * n / GIB
-    g["runtime_overhead_gib"] = runtime_pg * n / GIB
-    g["vram_gib_per_gpu"] = per_gpu / GIB
-    g["vram_gib"] = per_gpu * n / GIB
-    g["gpu_memory_gib"] = device / GIB
-    g["fits"] = per_gpu <= device
+    out["batch"] = batch.astype(int)
+    out["max_batch"] = max_batch.astype(int)
+    out["weights_gib"] = weights_total / GIB
+    out["kv_cache_gib"] = kv_pg * n / GIB
+    out["activations_gib"] = act_pg * n / GIB
+    out["runtime_overhead_gib"] = runtime_pg * n / GIB
+    out["vram_gib_per_gpu"] = per_gpu / GIB
+    out["vram_gib"] = per_gpu * n / GIB
+    out["gpu_memory_gib"] = device / GIB
+    out["fits"] = per_gpu <= device
 
     # --- speed ---
     bw = g["memory_bw_gbs"].to_numpy(dtype=float) * 1e9
@@ -151,19 +151,21 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     t_prefill = tp.prefill_seconds(tp.prefill_flops(model, active, prompt) / split, peak, prefill_eff,
                                    weights_total / split, bw, bw_eff, overhead_s)
     for key, value in parts.items():
-        g[key] = np.broadcast_to(value, batch.shape).astype(float)
-    g["bw_efficiency"], g["prefill_efficiency"], g["peak_tflops"] = bw_eff, prefill_eff, peak / 1e12
-    fits = g["fits"].to_numpy()
+        out[key] = np.broadcast_to(value, batch.shape).astype(float)
+    out["bw_efficiency"], out["prefill_efficiency"], out["peak_tflops"] = bw_eff, prefill_eff, peak / 1e12
+    fits = out["fits"]
     decode = np.where(fits, batch / t_step, np.nan)
-    g["decode_tps"] = decode
-    g["decode_tps_per_seq"] = np.where(fits, 1.0 / t_step, np.nan)
-    g["tpot_ms"] = np.where(fits, t_step * 1e3, np.nan)
-    g["prefill_tps"] = np.where(fits, prompt / t_prefill, np.nan)
-    g["ttft_s"] = np.where(fits, t_prefill + t_first, np.nan)
-    g["e2e_s"] = np.where(fits, t_prefill + t_first + np.maximum(gen - 1.0, 0.0) * t_step, np.nan)
-    g["decode_tps_low"] = decode * (1.0 - DECODE_BAND[0])
-    g["decode_tps_high"] = decode * (1.0 + DECODE_BAND[1])
-    g["bound"] = np.where(memory_bound, "memory", "compute")
-    g["peak_flops_known"] = ~np.isnan(peak)
-    g["weights_bytes_total"] = weights_total
-    return g
+    out["decode_tps"] = decode
+    out["decode_tps_per_seq"] = np.where(fits, 1.0 / t_step, np.nan)
+    out["tpot_ms"] = np.where(fits, t_step * 1e3, np.nan)
+    out["prefill_tps"] = np.where(fits, prompt / t_prefill, np.nan)
+    out["ttft_s"] = np.where(fits, t_prefill + t_first, np.nan)
+    out["e2e_s"] = np.where(fits, t_prefill + t_first + np.maximum(gen - 1.0, 0.0) * t_step, np.nan)
+    out["decode_tps_low"] = decode * (1.0 - DECODE_BAND[0])
+    out["decode_tps_high"] = decode * (1.0 + DECODE_BAND[1])
+    out["bound"] = np.where(memory_bound, "memory", "compute")
+    out["peak_flops_known"] = ~np.isnan(peak)
+    out["weights_bytes_total"] = np.full(len(g), weights_total)
+    # one frame built at once (setting columns one by one on a DataFrame is the slow part)
+    return pd.concat([g.drop(columns=[c for c in out if c in g.columns]),
+                      pd.DataFrame(out, index=g.index)], axis=1)
