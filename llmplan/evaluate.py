@@ -18,9 +18,10 @@ from llmplan.records import GpuSpec, ModelSpec
 
 # Largest batch `--batch max` reports: vLLM's default max_num_seqs is 256 (vLLM EngineArgs docs, 2025).
 MAX_BATCH_CAP = 256
-# Provisional error band of decode predictions (fraction below / above); replaced by the validation
-# residuals of the calibration set once `llmplan validate` lands (issue 7).
-DECODE_BAND = (0.30, 0.30)
+# Error band of decode predictions: the 10th and 90th percentiles of predicted/measured over the batch-1
+# decode rows of the calibration set, every source weighted equally (`llmplan validate`, 2026-11-22: 0.79
+# and 1.84). A measurement lands in [prediction / 1.84, prediction / 0.79] four times out of five.
+DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.79, 1.84
 
 GPU_COLUMNS = ("name", "vendor", "segment", "architecture", "form_factor", "memory_gib", "memory_bw_gbs", "fp16_tflops", "fp16_fp16acc_tflops",
                "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops", "nvlink_gbs", "tdp_w")
@@ -161,8 +162,8 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     out["prefill_tps"] = np.where(fits, prompt / t_prefill, np.nan)
     out["ttft_s"] = np.where(fits, t_prefill + t_first, np.nan)
     out["e2e_s"] = np.where(fits, t_prefill + t_first + np.maximum(gen - 1.0, 0.0) * t_step, np.nan)
-    out["decode_tps_low"] = decode * (1.0 - DECODE_BAND[0])
-    out["decode_tps_high"] = decode * (1.0 + DECODE_BAND[1])
+    out["decode_tps_low"] = decode / DECODE_RATIO_P90
+    out["decode_tps_high"] = decode / DECODE_RATIO_P10
     out["bound"] = np.where(memory_bound, "memory", "compute")
     out["peak_flops_known"] = ~np.isnan(peak)
     out["weights_bytes_total"] = np.full(len(g), weights_total)

@@ -204,7 +204,8 @@ def _value(row: CalibrationRow, estimates) -> tuple[float | None, str | None]:
 
 @contextmanager
 def backend_override(backend: str) -> Iterator[None]:
-    """Within the block, every engine that knows ``backend`` uses its bandwidth efficiency on all vendors.
+    """Within the block, every engine that knows ``backend`` uses its constants (bandwidth and prefill
+    efficiency, step overhead) on all vendors.
 
     The estimate path picks the backend from the GPU's vendor (CUDA on NVIDIA, ROCm on AMD ...); a
     measurement taken with llama.cpp's Vulkan backend on an NVIDIA card needs the Vulkan constant.
@@ -215,8 +216,9 @@ def backend_override(backend: str) -> Iterator[None]:
     try:
         for name, prof in saved.items():
             if backend in prof.bw_efficiency:
-                eff = prof.bw_efficiency[backend]
-                engines.PROFILES[name] = replace(prof, bw_efficiency={k: eff for k in prof.bw_efficiency})
+                engines.PROFILES[name] = replace(prof, **{
+                    attr: {k: getattr(prof, attr)[backend] for k in getattr(prof, attr)}
+                    for attr in ("bw_efficiency", "prefill_efficiency", "step_overhead_s")})
         yield
     finally:
         engines.PROFILES.clear()

@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
-"""Fit the few engine constants of llmplan/engines.py to the calibration set, and report accuracy.
+"""Fit the per-backend engine constants of llmplan/engines.py to the calibration set, and report accuracy.
 
-    PYTHONPATH=. python scripts/calibrate.py [--calibration PATH] [--sweeps 3] [--quiet]
+    PYTHONPATH=. python scripts/calibrate.py [--calibration PATH] [--iters 150] [--worst 5] [--quiet] [--rows]
 
-Only rows with use=calibrate enter the fit; rows with use=validate-only (whole sources held out) are
-scored before and after but never seen by the search. The fit minimises the source-weighted sum of
-squared log(predicted / measured): a row weighs 1 / (rows of its source in its metric group), so one
-long scoreboard counts as much as a single-row report. The search is a scipy-free coordinate descent
-(log-spaced grid, then golden-section refinement) over bounded parameters; every evaluation goes through
-``llmplan.validate.predict`` -> ``estimate_many`` with the EngineProfile values replaced in memory
+Each constant is one entry of a per-backend dict of an EngineProfile (``bw_efficiency``,
+``prefill_efficiency``, ``step_overhead_s``, read through ``engines.constants_for``). Only rows with
+use=calibrate enter the fit; rows with use=validate-only (whole sources held out) are scored before and
+after but never seen by the search. The fit minimises the source-weighted sum of squared
+log(predicted / measured): a row weighs 1 / (rows of its source in its metric group), so one long
+scoreboard counts as much as a single-row report. The rows of one (engine, backend) read only that
+block's 2-3 constants, so each block is fitted on its own, jointly in log space (a grid pass, then a
+bounded Nelder-Mead simplex: bandwidth efficiency and step overhead trade off against each other, which
+coordinate descent crawls along); every evaluation goes through
+``llmplan.validate.predict`` -> ``estimate_many`` with the dict entry replaced in memory
 (``dataclasses.replace`` on ``llmplan.engines.PROFILES``). Nothing on disk is changed: the script prints
-the recommended constants, the rows and sources each comes from, and the before/after accuracy.
-
-Besides the constants the current model has (one prefill efficiency and one step overhead per engine),
-it fits the same three per backend as a diagnostic of what a per-backend constant would buy, and it
-scores the llama.cpp MXFP4 rows (gpt-oss) under an in-memory "what if llama.cpp ran fp4 weights" patch.
+the recommended constants, the rows and sources each rests on, and the before/after accuracy.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import sys
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -32,107 +33,110 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llmplan import engines  # noqa: E402
-from llmplan.engines import resolve_engine  # noqa: E402
+from llmplan import engines, validate  # noqa: E402
+from llmplan.engines import backend_for, resolve_engine  # noqa: E402
+from llmplan.gpus import resolve_gpu  # noqa: E402
 from llmplan.validate import (GROUP_DECODE_B1, GROUP_DECODE_BATCHED, GROUP_PREFILL, GROUP_TTFT,  # noqa: E402
-                              CalibrationRow, accuracy, band, load_calibration, predict, source_weights)
+                              CalibrationRow, accuracy, band, headline, load_calibration, predict,
+                              source_weights)
 
 GROUPS = (GROUP_DECODE_B1, GROUP_DECODE_BATCHED, GROUP_PREFILL, GROUP_TTFT)
+ATTRS = ("bw_efficiency", "prefill_efficiency", "step_overhead_s")
 # bitsandbytes kernels (NF4 / LLM.int8()) are not bandwidth-bound: batch-1 NF4 runs below bf16 on H100 and
 # LLM.int8() 2-3x below it (bitsandbytes benchmarking README, v0.45). The model has no per-kernel
 # efficiency, so these rows are scored but kept out of the fit of the transformers constants.
 FIT_SKIP_QUANTS = frozenset({"nf4", "llm.int8"})
+# (engine, backends, bounds of bw_efficiency / prefill_efficiency / step_overhead_s; None = not fitted)
+SPACE = (
+    ("llama.cpp", ("cuda", "metal", "rocm", "vulkan"), (0.3, 1.0), (0.05, 1.0), (1e-5, 8e-3)),
+    ("vllm", ("cuda",), (0.3, 1.0), (0.1, 1.0), (1e-5, 10e-3)),
+    ("vllm", ("rocm",), (0.2, 1.0), (0.1, 1.0), (1e-5, 10e-3)),
+    ("transformers", ("cuda",), (0.3, 1.0), None, (1e-4, 40e-3)),
+    ("mlx", ("metal",), (0.3, 1.0), (0.1, 1.0), (1e-5, 10e-3)),
+)
 
 
 @dataclass(frozen=True)
 class Param:
-    """One constant: ``attr`` of PROFILES[engine], for one backend key when attr is bw_efficiency."""
+    """One constant: PROFILES[engine].<attr>[backend]."""
 
     engine: str
     attr: str  # bw_efficiency | prefill_efficiency | step_overhead_s
-    backend: str | None
+    backend: str
     lo: float
     hi: float
 
     @property
     def label(self) -> str:
-        return f"{self.engine}.{self.attr}" + (f"[{self.backend}]" if self.backend else "")
+        return f"{self.engine}.{self.attr}[{self.backend}]"
 
     def current(self) -> float:
-        prof = engines.PROFILES[self.engine]
-        value = getattr(prof, self.attr)
-        return value[self.backend] if self.backend else value
+        return getattr(engines.PROFILES[self.engine], self.attr)[self.backend]
+
+
+def parameters() -> list[Param]:
+    return [Param(engine, attr, backend, *bounds)
+            for engine, backends, *all_bounds in SPACE for backend in backends
+            for attr, bounds in zip(ATTRS, all_bounds) if bounds]
 
 
 @contextmanager
 def patched(values: dict[Param, float]) -> Iterator[None]:
-    """Replace EngineProfile values in memory for the duration of the block."""
+    """Replace per-backend dict entries of the EngineProfiles in memory for the duration of the block."""
     saved = dict(engines.PROFILES)
     try:
         for p, v in values.items():
             prof = engines.PROFILES[p.engine]
-            if p.backend:
-                prof = replace(prof, bw_efficiency={**prof.bw_efficiency, p.backend: float(v)})
-            else:
-                prof = replace(prof, **{p.attr: float(v)})
-            engines.PROFILES[p.engine] = prof
+            engines.PROFILES[p.engine] = replace(prof, **{p.attr: {**getattr(prof, p.attr), p.backend: float(v)}})
         yield
     finally:
         engines.PROFILES.clear()
         engines.PROFILES.update(saved)
 
 
-@contextmanager
-def llama_cpp_runs_fp4() -> Iterator[None]:
-    """What-if: llama.cpp accepts MXFP4 weights (it does since 2025-08, for gpt-oss)."""
-    saved = engines.PROFILES["llama.cpp"]
-    engines.PROFILES["llama.cpp"] = replace(saved, quant_kinds=saved.quant_kinds | {"fp4"})
-    try:
-        yield
-    finally:
-        engines.PROFILES["llama.cpp"] = saved
+# ---------------------------------------------------------------- which constant a row reads
 
-
-@contextmanager
-def patched_latency(nvlink_s: float) -> Iterator[None]:
-    """Replace the NVLink-class all-reduce latency in place (evaluate holds the same dict)."""
-    saved = engines.ALLREDUCE_LATENCY_S["nvlink"]
-    engines.ALLREDUCE_LATENCY_S["nvlink"] = nvlink_s
-    try:
-        yield
-    finally:
-        engines.ALLREDUCE_LATENCY_S["nvlink"] = saved
-
-
-@contextmanager
-def _null() -> Iterator[None]:
-    yield
-
-
-@contextmanager
-def gguf_prefill_at_fp16() -> Iterator[None]:
-    """What-if: quantized GGUF prefill runs at the FP16 tensor peak (dequantize + FP16 GEMM), not INT8 MMQ."""
-    from llmplan import evaluate
-
-    original = evaluate.parse_quant
-
-    def parse(name: str):
-        fmt = original(name)
-        return replace(fmt, compute="fp16") if fmt.is_gguf else fmt
-
-    evaluate.parse_quant = parse
-    try:
-        yield
-    finally:
-        evaluate.parse_quant = original
+@lru_cache(maxsize=None)
+def _vendor_backend(gpu_key: str) -> str:
+    gpu = resolve_gpu(gpu_key)[0]
+    return backend_for(gpu.vendor, gpu.architecture)
 
 
 def profile_of(row: CalibrationRow) -> str:
     return resolve_engine(row.engine_key)[0].name
 
 
-def backend_of(row: CalibrationRow) -> str:
-    return row.backend.strip().lower()
+def constants_key(row: CalibrationRow) -> str:
+    """The backend key of the dicts the row's prediction reads: the measured backend (validate.predict
+    overrides the vendor default with it), or its engine's CUDA fallback where the engine lacks it."""
+    backend = row.backend.strip().lower() or _vendor_backend(row.gpu_key)
+    prof = engines.PROFILES[profile_of(row)]
+    if backend in prof.bw_efficiency:
+        return backend
+    return "cuda" if "cuda" in prof.bw_efficiency else next(iter(prof.bw_efficiency))
+
+
+def _override_carries_all_constants() -> bool:
+    """Whether validate.backend_override swaps all three per-backend constants, not only bandwidth."""
+    prof = engines.PROFILES["llama.cpp"]
+    with validate.backend_override("vulkan"):
+        got = engines.constants_for(engines.PROFILES["llama.cpp"], "cuda")[:3]
+    return got == engines.constants_for(prof, "vulkan")[:3]
+
+
+@contextmanager
+def _full_backend_override(backend: str) -> Iterator[None]:
+    """validate.backend_override for all three constants (Vulkan on NVIDIA/AMD/Intel reads Vulkan values)."""
+    saved = dict(engines.PROFILES)
+    try:
+        for name, prof in saved.items():
+            if backend in prof.bw_efficiency:
+                engines.PROFILES[name] = replace(prof, **{a: {k: getattr(prof, a)[backend] for k in getattr(prof, a)}
+                                                          for a in ATTRS})
+        yield
+    finally:
+        engines.PROFILES.clear()
+        engines.PROFILES.update(saved)
 
 
 # ---------------------------------------------------------------- objective and search
@@ -143,127 +147,144 @@ class Objective:
     def __init__(self, rows: Sequence[CalibrationRow], params: Sequence[Param]):
         base = predict(rows)
         self.rows = [r for r, p, e in base if e is None and p]
-        self.failed = [(r, e) for r, p, e in base if e is not None or not p]
+        self.failed = [(r, e or "no prediction") for r, p, e in base if e is not None or not p]
         self.weights = source_weights([(r, 1.0) for r in self.rows])
         self.params = list(params)
         self.values = {p: p.current() for p in params}
-        self.touch = {p: [i for i, r in enumerate(self.rows) if self._touches(p, r)] for p in params}
-        self.loss = np.zeros(len(self.rows))
-        self._refresh(range(len(self.rows)))
-
-    @staticmethod
-    def _touches(p: Param, row: CalibrationRow) -> bool:
-        return profile_of(row) == p.engine and (p.backend is None or backend_of(row) == p.backend)
+        self.touch = {p: [i for i, r in enumerate(self.rows)
+                          if profile_of(r) == p.engine and constants_key(r) == p.backend] for p in params}
+        self.loss = self._losses(range(len(self.rows)), self.values)
 
     def _losses(self, idx: Sequence[int], values: dict[Param, float]) -> np.ndarray:
+        idx = list(idx)
         with patched(values):
             res = predict([self.rows[i] for i in idx])
-        out = np.empty(len(idx))
-        for k, (row, pred, err) in enumerate(res):
-            out[k] = math.log(pred / row.measured) ** 2 if pred and err is None else 25.0
-        return out * self.weights[list(idx)]
-
-    def _refresh(self, idx) -> None:
-        idx = list(idx)
-        if idx:
-            self.loss[idx] = self._losses(idx, self.values)
+        out = np.array([math.log(pred / row.measured) ** 2 if pred and err is None else 25.0
+                        for row, pred, err in res])
+        return out * self.weights[idx]
 
     def total(self) -> float:
         return float(self.loss.sum())
 
-    def try_value(self, p: Param, v: float) -> float:
-        idx = self.touch[p]
-        trial = self._losses(idx, {**self.values, p: v})
+    def block_loss(self, ps: Sequence[Param], x: np.ndarray) -> float:
+        """Total loss with the block's parameters at exp(x); a block's rows are touched by no other block."""
+        idx = self.touch[ps[0]]
+        trial = self._losses(idx, {**self.values, **{p: math.exp(v) for p, v in zip(ps, x)}})
         return self.total() - float(self.loss[idx].sum()) + float(trial.sum())
 
-    def set(self, p: Param, v: float) -> None:
-        self.values[p] = v
-        self._refresh(self.touch[p])
+    def set(self, ps: Sequence[Param], x: np.ndarray) -> None:
+        self.values.update({p: math.exp(v) for p, v in zip(ps, x)})
+        self.loss[self.touch[ps[0]]] = self._losses(self.touch[ps[0]], self.values)
 
 
-def _golden(f: Callable[[float], float], a: float, b: float, iters: int = 12) -> float:
-    g = (math.sqrt(5) - 1) / 2
-    c, d = b - g * (b - a), a + g * (b - a)
-    fc, fd = f(c), f(d)
+def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                 iters: int, tol: float = 1e-7) -> np.ndarray:
+    """Minimise f over the box [lo, hi] (points are clipped into it) by the Nelder-Mead simplex."""
+    def g(x):
+        return f(np.clip(x, lo, hi))
+
+    simplex = [x0.copy()]
+    for i in range(len(x0)):
+        x = x0.copy()
+        x[i] += 0.15 * (hi[i] - lo[i]) * (1 if x0[i] + 0.15 * (hi[i] - lo[i]) <= hi[i] else -1)
+        simplex.append(x)
+    values = [g(x) for x in simplex]
     for _ in range(iters):
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - g * (b - a)
-            fc = f(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + g * (b - a)
-            fd = f(d)
-    return (a + b) / 2
-
-
-def fit(obj: Objective, sweeps: int, log: Callable[[str], None]) -> dict[Param, float]:
-    """Coordinate descent on log(value): a 9-point grid over the bounds, then golden-section refinement."""
-    active = [p for p in obj.params if obj.touch[p]]
-    for sweep in range(sweeps):
-        before = obj.total()
-        for p in active:
-            lo, hi = math.log(p.lo), math.log(p.hi)
-            grid = np.linspace(lo, hi, 9)
-            scores = [obj.try_value(p, math.exp(x)) for x in grid]
-            k = int(np.argmin(scores))
-            a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-            x = _golden(lambda t: obj.try_value(p, math.exp(t)), a, b)
-            best = min([(obj.try_value(p, math.exp(x)), math.exp(x)), (scores[k], math.exp(grid[k])),
-                        (obj.try_value(p, obj.values[p]), obj.values[p])])
-            obj.set(p, best[1])
-        log(f"  sweep {sweep + 1}: loss {before:.4f} -> {obj.total():.4f}")
-        if before - obj.total() < 1e-4:
+        order = np.argsort(values)
+        simplex, values = [simplex[i] for i in order], [values[i] for i in order]
+        if values[-1] - values[0] < tol:
             break
-    return {p: obj.values[p] for p in active}
+        centroid = np.mean(simplex[:-1], axis=0)
+        xr = centroid + (centroid - simplex[-1])
+        fr = g(xr)
+        if fr < values[0]:
+            xe = centroid + 2 * (centroid - simplex[-1])
+            fe = g(xe)
+            simplex[-1], values[-1] = (xe, fe) if fe < fr else (xr, fr)
+        elif fr < values[-2]:
+            simplex[-1], values[-1] = xr, fr
+        else:
+            xc = centroid + 0.5 * (simplex[-1] - centroid)
+            fc = g(xc)
+            if fc < values[-1]:
+                simplex[-1], values[-1] = xc, fc
+            else:  # shrink towards the best point
+                simplex = [simplex[0]] + [simplex[0] + 0.5 * (x - simplex[0]) for x in simplex[1:]]
+                values = [values[0]] + [g(x) for x in simplex[1:]]
+    return np.clip(simplex[int(np.argmin(values))], lo, hi)
+
+
+def fit(obj: Objective, iters: int, log: Callable[[str], None]) -> dict[Param, float]:
+    """Fit each (engine, backend) block of 2-3 correlated constants jointly, in log space: the best point
+    of a 5-per-axis grid over the bounds (or the current values) starts a bounded Nelder-Mead simplex,
+    restarted once from where it stopped."""
+    blocks: dict[tuple[str, str], list[Param]] = defaultdict(list)
+    for p in obj.params:
+        if obj.touch[p]:
+            blocks[(p.engine, p.backend)].append(p)
+    for (engine, backend), ps in blocks.items():
+        lo, hi = np.log([p.lo for p in ps]), np.log([p.hi for p in ps])
+        grid = np.stack(np.meshgrid(*[np.linspace(a, b, 5) for a, b in zip(lo, hi)]), -1).reshape(-1, len(ps))
+        starts = [np.clip(np.log([obj.values[p] for p in ps]), lo, hi), *grid]
+        x = min(starts, key=lambda t: obj.block_loss(ps, t))
+        before = obj.total()
+        for _ in range(2):
+            x = _nelder_mead(lambda t: obj.block_loss(ps, t), x, lo, hi, iters)
+        obj.set(ps, x)
+        log(f"  {engine}/{backend}: loss {before:.4f} -> {obj.total():.4f}")
+    return {p: obj.values[p] for ps in blocks.values() for p in ps}
 
 
 # ---------------------------------------------------------------- reporting
 
 def _fmt(v: float) -> str:
-    return f"{v * 1e3:.2f} ms" if v < 0.1 else f"{v:.3f}"
+    return f"{v * 1e3:.3g} ms" if v < 0.1 else f"{v:.3g}"
 
 
 def headline_lines(results, title: str) -> list[str]:
-    acc = {d["metric"]: d for d in accuracy(results, by=()) if d["by"] == "headline"}
-    lines = [title]
-    for g in GROUPS:
-        d = acc.get(g)
-        if d:
-            lines.append(f"    {g:15s} n={d['n']:3d} sources={d['sources']:2d}  "
-                         f"median ratio {d['median_ratio']:.2f}  "
-                         f"within ±10% {d['within_10']:.0%}  ±25% {d['within_25']:.0%}  ±50% {d['within_50']:.0%}")
-    return lines
+    return [title] + [f"    {g:15s} n={d['n']:3d} sources={d['sources']:2d}  median ratio {d['median_ratio']:.2f}  "
+                      f"within ±10% {d['within_10']:.0%}  ±25% {d['within_25']:.0%}  ±50% {d['within_50']:.0%}"
+                      for g, d in headline(results).items()]
 
 
 def breakdown_lines(results, dim: str) -> list[str]:
-    lines = []
-    for d in accuracy(results, by=(dim,)):
-        if d["by"] != dim:
-            continue
-        lines.append(f"    {d['key'][:70]:70s} {d['metric']:14s} n={d['n']:3d} median {d['median_ratio']:5.2f}  "
-                     f"±25% {d['within_25']:.0%}")
-    return lines
+    return [f"    {d['key'][:70]:70s} {d['metric']:14s} n={d['n']:3d} median {d['median_ratio']:5.2f}  "
+            f"±25% {d['within_25']:.0%}" for d in accuracy(results, by=(dim,)) if d["by"] == dim]
 
 
 def provenance(obj: Objective, p: Param) -> str:
-    rows = [obj.rows[i] for i in obj.touch[p]]
     by_source: dict[str, int] = defaultdict(int)
-    for r in rows:
-        by_source[r.source] += 1
+    groups: dict[str, int] = defaultdict(int)
+    for i in obj.touch[p]:
+        by_source[obj.rows[i].source] += 1
+        groups[obj.rows[i].metric_group] += 1
     srcs = "; ".join(f"{s} ({n})" for s, n in sorted(by_source.items(), key=lambda kv: -kv[1]))
-    return f"{len(rows)} rows from {len(by_source)} sources: {srcs}"
+    kinds = ", ".join(f"{g} {n}" for g, n in sorted(groups.items()))
+    return f"{len(obj.touch[p])} rows ({kinds}) from {len(by_source)} sources: {srcs}"
+
+
+def band_line(results, title: str) -> str:
+    try:
+        lo, hi = band(results)
+    except ValueError:
+        return f"batch-1 decode band on {title}: no rows"
+    return (f"batch-1 decode band on {title} (p10, p90 of predicted/measured): {lo:.2f}, {hi:.2f}  "
+            f"-> DECODE_BAND = ({1 - 1 / hi:.2f}, {1 / lo - 1:.2f}) (fraction below, above the estimate)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--calibration", help="calibration CSV (default: the packaged llmplan/data/calibration.csv)")
-    ap.add_argument("--sweeps", type=int, default=3)
-    ap.add_argument("--quiet", action="store_true", help="no per-source breakdown")
-    ap.add_argument("--no-diagnostics", action="store_true", help="skip the per-backend and what-if fits")
+    ap.add_argument("--iters", type=int, default=150, help="Nelder-Mead iterations per block")
+    ap.add_argument("--worst", type=int, default=5, help="list the N worst-predicted held-out rows")
+    ap.add_argument("--quiet", action="store_true", help="no per-engine/GPU class/backend/source breakdown")
     ap.add_argument("--rows", action="store_true", help="print every row's before/after ratio")
     args = ap.parse_args(argv)
     out = print
+    if not _override_carries_all_constants():
+        validate.backend_override = _full_backend_override  # predict() looks it up at call time
+        out("NOTE: validate.backend_override swaps only bw_efficiency; this run overrides all three per-backend "
+            "constants so that Vulkan rows on NVIDIA/AMD/Intel read the Vulkan prefill efficiency and overhead.")
     rows = load_calibration(args.calibration)
     used = [r for r in rows if r.use != "exclude"]
     cal = [r for r in used if r.use == "calibrate"]
@@ -272,24 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"excluded {len(rows) - len(used)}")
 
     fit_rows = [r for r in cal if not (profile_of(r) == "transformers" and r.quant_key in FIT_SKIP_QUANTS)]
-    params = [
-        Param("llama.cpp", "bw_efficiency", "cuda", 0.3, 1.0),
-        Param("llama.cpp", "bw_efficiency", "metal", 0.3, 1.0),
-        Param("llama.cpp", "bw_efficiency", "rocm", 0.3, 1.0),
-        Param("llama.cpp", "bw_efficiency", "vulkan", 0.3, 1.0),
-        Param("llama.cpp", "prefill_efficiency", None, 0.1, 1.0),
-        Param("llama.cpp", "step_overhead_s", None, 1e-5, 5e-3),
-        Param("vllm", "bw_efficiency", "cuda", 0.3, 1.0),
-        Param("vllm", "bw_efficiency", "rocm", 0.2, 1.0),
-        Param("vllm", "prefill_efficiency", None, 0.1, 1.0),
-        Param("vllm", "step_overhead_s", None, 1e-5, 10e-3),
-        Param("transformers", "bw_efficiency", "cuda", 0.3, 1.0),
-        Param("transformers", "step_overhead_s", None, 1e-4, 40e-3),
-        Param("mlx", "bw_efficiency", "metal", 0.3, 1.0),
-        Param("mlx", "prefill_efficiency", None, 0.1, 1.0),
-        Param("mlx", "step_overhead_s", None, 1e-5, 10e-3),
-    ]
-    before_cal, before_val = predict(cal), predict(val)
+    params = parameters()
+    before_cal, before_val, before_all = predict(cal), predict(val), predict(used)
     obj = Objective(fit_rows, params)
     out(f"fit rows: {len(obj.rows)} predicted, {len(obj.failed)} without a prediction (not in the fit):")
     reasons: dict[str, int] = defaultdict(int)
@@ -297,95 +302,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         reasons[e.split(":")[0][:90]] += 1
     for e, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         out(f"    {n:3d} x {e}")
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for r in obj.rows:
+        counts[(profile_of(r), constants_key(r))] += 1
+    out("fit rows per (engine, backend): " + ", ".join(f"{e}/{b} {n}" for (e, b), n in sorted(counts.items())))
     out("fitting (source-weighted squared log ratio):")
-    fitted = fit(obj, args.sweeps, out)
+    fitted = fit(obj, args.iters, out)
 
     out("\nRECOMMENDED CONSTANTS (llmplan/engines.py), current -> fitted:")
     for p, v in fitted.items():
-        out(f"  {p.label:40s} {_fmt(p.current()):>9s} -> {_fmt(v):>9s}   [{provenance(obj, p)}]")
+        edge = " (AT BOUND)" if min(abs(math.log(v / p.lo)), abs(math.log(v / p.hi))) < 0.01 else ""
+        out(f"  {p.label:38s} {_fmt(p.current()):>9s} -> {_fmt(v):>9s}{edge}   [{provenance(obj, p)}]")
     untouched = [p for p in params if not obj.touch[p]]
     if untouched:
         out("  no calibrate rows for: " + ", ".join(p.label for p in untouched))
 
     with patched(fitted):
-        after_cal, after_val = predict(cal), predict(val)
-        after_all = predict(used)
-    for title, res in (("BEFORE, calibrate rows", before_cal), ("AFTER, calibrate rows", after_cal),
-                       ("BEFORE, held-out validate-only rows", before_val),
-                       ("AFTER, held-out validate-only rows", after_val)):
+        after_cal, after_val, after_all = predict(cal), predict(val), predict(used)
+    for title, res in (("CURRENT constants, calibrate rows", before_cal),
+                       ("FITTED constants, calibrate rows", after_cal), ("CURRENT constants, held-out validate-only rows", before_val),
+                       ("FITTED constants, held-out validate-only rows", after_val)):
         out("")
         for line in headline_lines(res, title + " (sources weighted equally):"):
             out(line)
-    for title, res in (("held-out rows", after_val), ("all rows (calibrate + validate-only)", after_all)):
-        try:
-            lo, hi = band(res)
-            out(f"\nbatch-1 decode band on {title} (p10, p90 of predicted/measured): {lo:.2f}, {hi:.2f}  "
-                f"-> DECODE_BAND = ({1 - 1 / hi:.2f}, {1 / lo - 1:.2f}) (fraction below, above the estimate)")
-        except ValueError:
-            pass
+    out("")
+    for title, res in (("held-out rows, current constants", before_val), ("held-out rows, fitted constants", after_val),
+                       ("all usable rows, current constants", before_all),
+                       ("all usable rows, fitted constants", after_all)):
+        out(band_line(res, title))
+
+    scored = sorted(((abs(math.log(p / r.measured)), r, p) for r, p, e in after_val if e is None and p),
+                    key=lambda t: -t[0])
+    out(f"\nWORST {args.worst} held-out rows, fitted constants (predicted / measured):")
+    for _, r, p in scored[:args.worst]:
+        out(f"    {r.id[:60]:60s} {r.metric:18s} {p:10.4g} / {r.measured:<10.4g} ratio {p / r.measured:.2f}")
+    out("\nHELD-OUT rows with ONE block fitted, the rest current (source-weighted share within ±25%):")
+    for engine, backend in dict.fromkeys((p.engine, p.backend) for p in fitted):
+        with patched({p: v for p, v in fitted.items() if (p.engine, p.backend) == (engine, backend)}):
+            h = headline(predict(val))
+        out(f"    {engine + '/' + backend:18s} " + "  ".join(f"{g} {h[g]['within_25']:.0%}" for g in GROUPS if g in h))
     if args.rows:
-        out("\nPER ROW (predicted/measured before -> after):")
-        before_all = {r.id: (p, e) for r, p, e in predict(used)}
+        out("\nPER ROW (predicted/measured, current -> fitted):")
+        before = {r.id: p for r, p, _ in before_all}
         for row, pred, err in after_all:
-            b = before_all[row.id][0]
-            r0 = b / row.measured if b else float("nan")
+            r0 = before[row.id] / row.measured if before[row.id] else float("nan")
             r1 = pred / row.measured if pred else float("nan")
             out(f"    {row.use[:5]} {row.id[:52]:52s} {row.metric_group:14s} {r0:5.2f} -> {r1:5.2f} {err or ''}")
     if not args.quiet:
         for dim in ("engine", "gpu_class", "backend", "source"):
-            out(f"\nAFTER, all rows by {dim} (unweighted):")
+            out(f"\nFITTED, all usable rows by {dim} (unweighted):")
             for line in breakdown_lines(after_all, dim):
                 out(line)
-
-    if args.no_diagnostics:
-        return 0
-    lcpp_fit = [r for r in fit_rows if profile_of(r) == "llama.cpp"]
-    lcpp_val = [r for r in val if profile_of(r) == "llama.cpp"]
-    other_val = [r for r, p, e in after_val if profile_of(r) != "llama.cpp"]
-    with patched(fitted):
-        other_res = [x for x in after_val if x[0] in other_val]
-    for title, quant_patch in (("current peaks (GGUF k/legacy quants prefill at the INT8 tensor peak)", None),
-                               ("GGUF prefill at the FP16 (fp16-accumulate) tensor peak", gguf_prefill_at_fp16)):
-        out(f"\nDIAGNOSTIC: llama.cpp with bandwidth, prefill efficiency and step overhead PER BACKEND, {title}:")
-        held: list = []
-        for backend in ("cuda", "metal", "rocm", "vulkan"):
-            sub = [r for r in lcpp_fit if backend_of(r) == backend]
-            if not sub:
-                continue
-            ps = [Param("llama.cpp", "bw_efficiency", backend, 0.3, 1.0),
-                  Param("llama.cpp", "prefill_efficiency", None, 0.05, 1.0),
-                  Param("llama.cpp", "step_overhead_s", None, 1e-5, 8e-3)]
-            with patched(fitted), (quant_patch() if quant_patch else _null()):
-                o = Objective(sub, ps)
-                vals = fit(o, args.sweeps, lambda s: None)
-                with patched(vals):
-                    res = predict(sub)
-                    held += predict([r for r in lcpp_val if backend_of(r) == backend])
-            h = {d["metric"]: d for d in accuracy(res, by=()) if d["by"] == "headline"}
-            out(f"  {backend:7s} " + "  ".join(f"{p.attr}={_fmt(v)}" for p, v in vals.items())
-                + "  | fit rows: " + "  ".join(f"{g} ±25% {h[g]['within_25']:.0%}" for g in GROUPS if g in h)
-                + f"  ({len(o.rows)} rows)")
-        for line in headline_lines(held + other_res, "  held-out rows with these per-backend llama.cpp constants:"):
-            out(line)
-    out("\nDIAGNOSTIC: serving engines (vllm profile) refitted with other NVLink/xGMI all-reduce latencies "
-        "(engines.ALLREDUCE_LATENCY_S['nvlink'] is 8 us):")
-    serving = [r for r in fit_rows if profile_of(r) == "vllm"]
-    vparams = [p for p in params if p.engine == "vllm"]
-    for latency in (8e-6, 20e-6, 40e-6):
-        with patched_latency(latency):
-            o = Objective(serving, vparams)
-            vals = fit(o, args.sweeps, lambda s: None)
-        out(f"  {latency * 1e6:4.0f} us: loss {o.total():.3f}  "
-            + "  ".join(f"{p.label.split('.', 1)[1]}={_fmt(v)}" for p, v in vals.items()))
-    out("\nDIAGNOSTIC: llama.cpp MXFP4 rows (gpt-oss) if llama.cpp accepted fp4 weights, fitted constants:")
-    mx = [r for r in used if profile_of(r) == "llama.cpp" and r.quant_key == "mxfp4"]
-    with patched(fitted), llama_cpp_runs_fp4():
-        res = predict(mx)
-    for row, pred, err in res:
-        ratio = f"{pred / row.measured:5.2f}" if pred else "  -  "
-        out(f"    {row.id[:55]:55s} {row.metric_group:14s} ratio {ratio} {err or ''}")
-    for line in headline_lines(res, "  headline of these rows:"):
-        out(line)
     return 0
 
 

@@ -28,7 +28,8 @@ def test_version():
     assert r.exit_code == 0 and r.stdout.strip() == f"llmplan {__version__}"
 
 
-@pytest.mark.parametrize("cmd", [["fit"], ["estimate"], ["gpus"], ["gpus", "show"], ["gpus", "compare"], ["info"]])
+@pytest.mark.parametrize("cmd", [["fit"], ["estimate"], ["gpus"], ["gpus", "show"], ["gpus", "compare"], ["info"],
+                                 ["models"], ["validate"]])
 def test_every_command_has_help_with_examples(cmd):
     r = run(*cmd, "--help")
     assert r.exit_code == 0 and "Example" in r.stdout
@@ -150,7 +151,7 @@ def test_info():
     assert data["params_total"] == data["params_computed"] == 6_738_415_616 or data["params_total"] > 6.7e9
     assert {m["quant"] for m in data["memory"]} >= {"Q4_K_M", "BF16"}
     r = run("info", "llama-2-7b")
-    assert "700 million" in r.stderr
+    assert "700M monthly" in r.stderr
 
 
 def test_real_subprocess_offline(tmp_path):
@@ -181,3 +182,13 @@ def test_price_file_overrides(tmp_path):
     bad.write_text("name,street_usd\nRTX 9999,1\n")
     r = run("fit", "llama-2-7b", "--prices", str(bad))
     assert r.exit_code != 0 and "bad.csv:2" in r.stderr
+
+
+def test_validate_prints_headline_per_source():
+    r = run("validate", "--by", "source", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    head = {x["metric"]: x for x in rows if x["by"] == "headline"}
+    assert {"decode_b1", "prefill"} <= set(head)
+    assert all(0 <= x["within_25"] <= 1 for x in rows)
+    assert any(x["by"] == "source" for x in rows)

@@ -278,6 +278,40 @@ def info(model: Annotated[str, typer.Argument(help="Hub repo id or short name")]
     views.show_info(_model(model, token), context, fmt)
 
 
+# ---------------------------------------------------------------------------------------- models
+
+@app.command(epilog="Examples:\n\n  llmplan models --license permissive --max-params 14B\n\n"
+             "  llmplan models --gpu \"RTX 4090\" --tps 30 --context 8192\n\n"
+             "  llmplan models --search qwen3 --format json")
+@guarded
+def models(
+    task: Annotated[Optional[str], typer.Option("--task", help="Hub pipeline tag, e.g. text-generation")] = None,
+    license: Annotated[Optional[str], typer.Option("--license", help="Ids or groups: permissive, copyleft, "
+                                                   "restricted, non-commercial, apache-2.0, llama3.1, ...")] = None,
+    min_params: Annotated[Optional[str], typer.Option("--min-params", help="e.g. 7B")] = None,
+    max_params: Annotated[Optional[str], typer.Option("--max-params", help="e.g. 14B")] = None,
+    search: Annotated[Optional[str], typer.Option("--search", help="Text in the repo id or short name")] = None,
+    gpu: Annotated[Optional[str], typer.Option("--gpu", help="Only models that fit this GPU")] = None,
+    tps: Annotated[Optional[float], typer.Option("--tps", help="With --gpu: minimum decode tokens/s")] = None,
+    context: Annotated[int, typer.Option("--context", help="With --gpu: context tokens to hold")] = 4096,
+    quant: Annotated[str, typer.Option("--quant", help="With --gpu: quantization (llama.cpp)")] = "Q4_K_M",
+    sort: Annotated[str, typer.Option("--sort", help="params | speed | context | name")] = "params",
+    limit: Annotated[int, typer.Option("--limit", help="At most this many rows")] = 50,
+    fmt: FormatOpt = OutputFormat.table,
+    gpu_file: GpuFileOpt = None,
+) -> None:
+    """Models of the catalog by task, licence and size; with --gpu only those that fit it at the target speed."""
+    from llmplan.cli import views
+    from llmplan.errors import InvalidInputError
+
+    if context < 2 or limit < 1 or (tps is not None and tps <= 0):
+        raise InvalidInputError("--context must be at least 2, --limit at least 1 and --tps positive")
+    rows, warnings = views.list_models(task, license, min_params, max_params, search, gpu, tps, context, quant,
+                                       sort.strip().lower(), limit, _gpus(gpu_file))
+    _warn(warnings)
+    views.show_models(rows, fmt, gpu)
+
+
 # -------------------------------------------------------------------------------------- validate
 
 @app.command(epilog="Examples:\n\n  llmplan validate\n\n  llmplan validate --rows validate-only --by engine\n\n"

@@ -7,7 +7,8 @@ from dataclasses import asdict, fields
 from llmplan.cli.render import OutputFormat, emit, message, print_kv, print_table
 from llmplan.records import Estimate, GpuSpec, ModelSpec
 
-BAND_NOTE = "speed band: provisional +/-30% until `llmplan validate` publishes measured residuals"
+BAND_NOTE = ("speed band: the 10th-90th percentile of measured/predicted over the calibration set "
+             "(`llmplan validate`)")
 
 
 # ----------------------------------------------------------------------------------- estimate
@@ -259,10 +260,16 @@ def info_data(m: ModelSpec, context: int) -> dict:
     facts["params_active"] = arch.params_active(m)
     facts["params_computed"] = arch.param_breakdown(m).total
     facts["kv_bytes_per_token_f16"] = int(sum(arch.kv_elements_per_token(m)) * 2)
+    from llmplan.licenses import caveat, group_of
+
+    facts["license_group"] = group_of(m.license)
+    facts["license_caveat"] = caveat(m.license)
     return {**facts, "context": context, "memory": memory}
 
 
 def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
+    from llmplan.licenses import group_of
+
     data = info_data(m, context)
     if fmt is OutputFormat.json:
         emit([data], fmt, single=True)
@@ -286,16 +293,18 @@ def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
                          f"{attn}{moe}{swa}"),
         ("context", f"{m.max_context_tokens:,} tokens"),
         ("KV cache", f"{data['kv_bytes_per_token_f16'] / 1024:.1f} KiB per token (f16)"),
-        ("license", m.license + (" (gated: accept the licence on the Hub)" if m.gated else "")),
+        ("license", f"{m.license} ({group_of(m.license)})" + (" - gated: accept the licence on the Hub and set "
+                                                               "HF_TOKEN to download" if m.gated else "")),
         ("task", m.pipeline_tag), ("source", m.source), ("as of", m.as_of),
     ]
     print_kv(pairs, title=m.repo_id)
     print_table(data["memory"], ["quant", "weights_gib", "kv_cache_gib", "total_gib"],
                 {"weights_gib": "weights GiB", "kv_cache_gib": f"KV GiB @ {context}", "total_gib": "total GiB"},
                 f"memory at {context} tokens of context (batch 1, f16 KV)")
-    if m.license.startswith("llama"):
-        message("licence: the Llama community licences require a separate licence from Meta above "
-                "700 million monthly active users")
+    from llmplan.licenses import caveat
+
+    if caveat(m.license):
+        message(f"licence: {caveat(m.license)}")
 
 
 # ----------------------------------------------------------------------------------- validate
@@ -394,3 +403,86 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
               "specs and prices: `llmplan gpus show \"" + g.name + "\"`"]
     sys_out = "\n".join(lines)
     print(sys_out)
+
+
+# ------------------------------------------------------------------------------------- models
+
+MODEL_COLUMNS = ["repo_id", "family", "params_b", "active_b", "max_context", "license", "license_group", "gated",
+                 "pipeline_tag", "fits", "quant", "decode_tps", "vram_gib"]
+
+
+def parse_params(text: str | None) -> float | None:
+    """'14B', '500M', '7e9', '13' (billions) -> parameters."""
+    from llmplan.errors import InvalidInputError
+
+    if text is None:
+        return None
+    raw = text.strip().upper()
+    scale = {"B": 1e9, "M": 1e6, "T": 1e12}.get(raw[-1:], None)
+    try:
+        value = float(raw[:-1]) * scale if scale else float(raw) * (1e9 if float(raw) < 1e5 else 1.0)
+    except ValueError:
+        raise InvalidInputError(f"parameter count {text!r} is not like 14B, 500M or 7e9") from None
+    if value <= 0:
+        raise InvalidInputError("parameter counts must be positive")
+    return value
+
+
+def list_models(task, license_query, min_params, max_params, search, gpu, tps, context, quant, sort, limit, gpus):
+    """The catalog filtered by task, licence, size and name; with ``gpu`` only the models that fit it at
+    the target speed (llama.cpp at ``quant``, batch 1), each with its predicted speed."""
+    from llmplan import architecture as arch
+    from llmplan.catalog import load_catalog
+    from llmplan.errors import InvalidInputError
+    from llmplan.estimate import estimate_many
+    from llmplan.gpus import resolve_gpu
+    from llmplan.licenses import group_of, matches
+    from llmplan.records import Scenario
+
+    low, high = parse_params(min_params), parse_params(max_params)
+    rows = []
+    for m in load_catalog():
+        total = arch.params_total(m)
+        if task and m.pipeline_tag != task:
+            continue
+        if license_query and not matches(m.license, license_query):
+            continue
+        if (low and total < low) or (high and total > high):
+            continue
+        if search and search.lower() not in (m.repo_id + " " + " ".join(m.aliases)).lower():
+            continue
+        rows.append({"repo_id": m.repo_id, "family": m.family, "params_b": round(total / 1e9, 2),
+                     "active_b": round(arch.params_active(m) / 1e9, 2) if m.is_moe else None,
+                     "max_context": m.max_context_tokens, "license": m.license, "license_group": group_of(m.license),
+                     "gated": m.gated, "pipeline_tag": m.pipeline_tag, "_spec": m})
+    warnings: list[str] = []
+    if gpu:
+        card, warnings = resolve_gpu(gpu, gpus)
+        kept = []
+        for r in rows:
+            (e,) = estimate_many(r["_spec"], [Scenario(model=r["repo_id"], gpu=card.name, quant=quant,
+                                                        prompt_tokens=min(512, context - 1),
+                                                        gen_tokens=max(context - min(512, context - 1), 1),
+                                                        context=context)], gpus)
+            if e.error or not e.fits or (tps and not (e.decode_tps or 0) >= tps):
+                continue
+            kept.append({**r, "fits": True, "quant": e.quant, "decode_tps": e.decode_tps, "vram_gib": e.vram_gib})
+        rows = kept
+    keys = {"params": lambda r: -r["params_b"], "name": lambda r: r["repo_id"].lower(),
+            "speed": lambda r: -(r.get("decode_tps") or 0), "context": lambda r: -r["max_context"]}
+    if sort not in keys:
+        raise InvalidInputError(f"offline the catalog sorts by {', '.join(keys)}; downloads, likes, trending and "
+                                "recent need the Hub (not reachable offline)")
+    rows.sort(key=keys[sort])
+    for r in rows:
+        r.pop("_spec")
+    return rows[:limit], warnings
+
+
+def show_models(rows: list[dict], fmt: OutputFormat, gpu: str | None) -> None:
+    columns = [c for c in MODEL_COLUMNS if gpu or c not in ("fits", "quant", "decode_tps", "vram_gib")]
+    headers = {"params_b": "params B", "active_b": "active B", "max_context": "context", "decode_tps": "tok/s",
+               "vram_gib": "GiB", "license_group": "group", "pipeline_tag": "task"}
+    emit(rows, fmt, columns=columns, headers=headers, title=f"{len(rows)} models" + (f" that fit {gpu}" if gpu else ""))
+    if fmt is OutputFormat.table:
+        message("offline: the embedded catalog (popularity figures need the Hub)")
