@@ -156,7 +156,8 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     nearest = (failed_hw.sort_values(["stage", "bpw"], ascending=[False, True])
                .drop_duplicates(["name", "num_gpus"]))
     nearest = nearest[nearest["stage"] > 0]  # unpriced hardware is no answer to "what should I buy"
-    nearest = nearest.sort_values(["cost_key", "stage"], ascending=[True, False])
+    # the nearest misses first (fits but too slow / over budget), each stage cheapest first
+    nearest = nearest.sort_values(["stage", "cost_key"], ascending=[False, True])
     # the K cheapest, plus every Pareto option beyond them (the fastest answer within the budget)
     shown = best.head(req.top)
     shown = pd.concat([shown, best[best["pareto"] & ~best.index.isin(shown.index)]])
