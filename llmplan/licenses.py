@@ -18,8 +18,9 @@ GROUPS: dict[str, frozenset[str]] = {
     "restricted": frozenset({"llama2", "llama3", "llama3.1", "llama3.2", "llama3.3", "llama4", "gemma",
                              "bigcode-openrail-m", "openrail", "openrail++", "creativeml-openrail-m", "deepseek",
                              "qwen", "falcon-180b-license", "tii-falcon-license", "other", "unknown", "yi-license",
-                             "apple-ascl", "nvidia-open-model-license", "health-ai-developer-foundations"}),
-    "non-commercial": frozenset({"cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nc-nd-4.0", "qwen-research", "mrl",
+                             "apple-ascl", "nvidia-open-model-license", "health-ai-developer-foundations",
+                             "tongyi-qianwen", "glm-4", "modified-mit"}),
+    "non-commercial": frozenset({"cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nc-nd-4.0", "qwen-research", "mrl", "mnpl",
                                  "llama-research", "apple-sample-code-license"}),
 }
 
@@ -41,6 +42,8 @@ CAVEATS: dict[str, str] = {
     "bigcode-openrail-m": "BigCode OpenRAIL-M: use-based restrictions pass to derivatives",
     "cc-by-nc-4.0": "CC BY-NC 4.0: non-commercial use only",
     "mrl": "Mistral Research License: non-commercial use only",
+    "mnpl": "Mistral Non-Production License: no production or commercial use",
+    "modified-mit": "modified MIT: large deployments must display the model's name (see the licence)",
     "other": "custom licence: read the model card",
     "unknown": "licence not stated on the Hub: read the model card",
 }
