@@ -7,7 +7,7 @@ own sources; the reserved validation tables (see README) were never used to set 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from llmplan.errors import InvalidInputError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from llmplan.engines import EngineProfile, backend_for, constants_for, format_support, resolve_engine
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
-from llmplan.gpus import load_gpus, resolve_gpu
+from llmplan.gpus import resolve_gpu
 from llmplan.quant import QuantFormat, parse_quant
 from llmplan.records import Estimate, GpuSpec, ModelSpec, Scenario
 
