@@ -12,15 +12,14 @@ from pathlib import Path
 from llmplan.engines import EngineProfile, backend_for, constants_for, format_support, resolve_engine
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import resolve_gpu
-from llmplan.quant import QuantFormat, parse_quant
+from llmplan.quant import QuantFormat, parse_kv_dtype, parse_quant
 from llmplan.records import Estimate, GpuSpec, ModelSpec, Scenario
 
 SCENARIO_COLUMNS = ("id", "model", "gpu", "num_gpus", "quant", "engine", "parallel", "batch",
-                    "prompt_tokens", "gen_tokens", "context", "vram_gib")
+                    "prompt_tokens", "gen_tokens", "context", "vram_gib", "kv_dtype")
 # float names a GGUF engine runs as its own types
 _GGUF_FLOAT = {"fp16": "F16", "bf16": "BF16", "fp32": "F32"}
 _FLOAT_GGUF = {v: k for k, v in _GGUF_FLOAT.items()}
-KV_BYTES_F16 = 2.0  # f16 KV cache, the default of llama.cpp and vLLM
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,8 @@ class Resolved:
     num_gpus: int
     prompt_tokens: int
     gen_tokens: int
+    kv_dtype: str
+    kv_bytes_per_element: float
     warnings: tuple[str, ...]
 
 
@@ -127,8 +128,9 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
         warnings.append("macOS lets the GPU wire only part of unified memory (~2/3 up to 36 GB, ~3/4 above)")
     if gpu.memory_bw_gbs is None:
         warnings.append(f"no memory bandwidth for {gpu.name} in the GPU table: speed not estimated")
+    kv_dtype, kv_bytes = parse_kv_dtype(s.kv_dtype, engine.name)
     return Resolved(s, gpu, engine, engine_name, fmt, parallel, batch, context, memory_gib, num_gpus, prompt, gen,
-                    tuple(warnings))
+                    kv_dtype, kv_bytes, tuple(warnings))
 
 
 def _candidate_row(r: Resolved) -> dict:
@@ -138,7 +140,7 @@ def _candidate_row(r: Resolved) -> dict:
     row.update(memory_gib=r.memory_gib, num_gpus=r.num_gpus, quant=r.quant.name, engine=r.engine.name,
                parallel=r.parallel, batch=float("nan") if r.batch is None else float(r.batch),
                prompt_tokens=r.prompt_tokens, gen_tokens=r.gen_tokens,
-               context=r.context, kv_bytes_per_element=KV_BYTES_F16)
+               context=r.context, kv_bytes_per_element=r.kv_bytes_per_element)
     return row
 
 
@@ -198,6 +200,7 @@ def _to_estimate(model: ModelSpec, r: Resolved, row) -> Estimate:
         prefill_tps=_num(row["prefill_tps"], 1), ttft_s=_num(row["ttft_s"], 4), tpot_ms=_num(row["tpot_ms"], 3),
         decode_tps_low=_num(row["decode_tps_low"], 2), decode_tps_high=_num(row["decode_tps_high"], 2),
         e2e_s=_num(row["e2e_s"], 3), max_batch=int(row["max_batch"]), bound=str(row["bound"]) if row["fits"] else "",
+        kv_dtype=r.kv_dtype,
         warnings=warnings, error=None)
 
 
@@ -271,7 +274,7 @@ def _scenario_from_mapping(obj: dict, where: str) -> Scenario | LlmplanError:
         return DataFileError(f"{where}: model and gpu are required")
     defaults = Scenario(model="", gpu="")
     try:
-        return replace(defaults, **{k: (str(v) if k in ("id", "model", "gpu", "quant", "engine", "parallel")
+        return replace(defaults, **{k: (str(v) if k in ("id", "model", "gpu", "quant", "engine", "parallel", "kv_dtype")
                                         else v) for k, v in clean.items()})
     except TypeError as exc:  # pragma: no cover - fields are checked above
         return DataFileError(f"{where}: {exc}")

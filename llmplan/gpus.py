@@ -64,12 +64,29 @@ def _is_num(text: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=4)
+def user_gpu_files() -> list[str]:
+    """The user's own GPU rows, applied on top of the table: $LLMPLAN_GPU_FILE, else
+    $XDG_CONFIG_HOME/llmplan/gpus.csv (~/.config/llmplan/gpus.csv) when it exists."""
+    import os
+
+    env = os.environ.get("LLMPLAN_GPU_FILE")
+    if env:
+        return [env]
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "llmplan" / "gpus.csv"
+    return [str(config)] if config.is_file() else []
+
+
 def load_gpus(extra_file: str | None = None) -> tuple[GpuSpec, ...]:
-    """The built-in table, with rows from ``extra_file`` added or replacing rows of the same name."""
+    """The built-in table, with the user's config rows and then ``extra_file`` (``--gpu-file``) added or
+    replacing rows of the same name."""
+    return _load_gpus(tuple(user_gpu_files()) + ((extra_file,) if extra_file else ()))
+
+
+@lru_cache(maxsize=4)
+def _load_gpus(extra_files: tuple[str, ...]) -> tuple[GpuSpec, ...]:
     gpus = {g.name.lower(): g for g in parse_gpu_table(default_table_path(), "gpu_specs.csv")}
-    if extra_file:
-        for g in parse_gpu_table(Path(extra_file), extra_file):
+    for path in extra_files:
+        for g in parse_gpu_table(Path(path), path):
             gpus[g.name.lower()] = g
     return tuple(gpus.values())
 

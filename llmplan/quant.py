@@ -150,3 +150,21 @@ def weight_bytes(fmt: QuantFormat, embedding_params: float, head_params: float, 
 # them with --quant.
 FIT_LADDER_GGUF = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M")
 FIT_LADDER_SERVING = ("bf16", "fp8", "awq")
+
+
+# KV-cache element sizes in bytes: f16/bf16 by definition; fp8 (e4m3/e5m2) 1 byte (vLLM --kv-cache-dtype fp8);
+# llama.cpp's q8_0 and q4_0 cache types use the weight block layouts: 34 bytes / 32 and 18 bytes / 32.
+KV_DTYPE_BYTES = {"f16": 2.0, "fp16": 2.0, "bf16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32, "f32": 4.0}
+# which engines can store which KV dtype (llama.cpp --cache-type-k/-v; vLLM --kv-cache-dtype)
+KV_DTYPE_ENGINES = {"q8_0": ("llama.cpp",), "q4_0": ("llama.cpp",), "fp8": ("vllm", "exllamav2")}
+
+
+def parse_kv_dtype(name: str | None, engine_name: str) -> tuple[str, float]:
+    """(canonical KV dtype, bytes per element); f16 when not given."""
+    key = (name or "f16").strip().lower()
+    if key not in KV_DTYPE_BYTES:
+        raise InvalidInputError(f"unknown KV cache dtype {name!r}; known: {', '.join(KV_DTYPE_BYTES)}")
+    allowed = KV_DTYPE_ENGINES.get(key)
+    if allowed and engine_name not in allowed:
+        raise InvalidInputError(f"{engine_name} cannot store the KV cache as {key} (supported by {', '.join(allowed)})")
+    return key, KV_DTYPE_BYTES[key]

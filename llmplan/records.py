@@ -116,6 +116,7 @@ class Scenario:
     gen_tokens: int = 128
     context: int | None = None
     vram_gib: float | None = None
+    kv_dtype: str | None = None  # extension: f16 (default), fp8, q8_0, q4_0
 
 
 @dataclass(frozen=True)
@@ -151,5 +152,6 @@ class Estimate:
     e2e_s: float | None = None
     max_batch: int | None = None
     bound: str = ""
+    kv_dtype: str = "f16"
     warnings: list[str] = field(default_factory=list)
     error: str | None = None

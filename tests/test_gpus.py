@@ -86,3 +86,20 @@ def test_bad_segment_rejected():
     text = "name,vendor,segment,memory_gib,memory_bw_gbs\nX,NVIDIA,gaming,24,1000\n"
     with pytest.raises(DataFileError, match="segment 'gaming'"):
         parse_gpu_table(io.StringIO(text), "t.csv")
+
+
+def test_user_rows_from_the_config_file_and_gpu_file(tmp_path, monkeypatch):
+    header = "name,vendor,segment,memory_gib,memory_bw_gbs,spec_sources\n"
+    config = tmp_path / "mine.csv"
+    config.write_text(header + "My Card 48GB,NVIDIA,workstation,48,1200,my datasheet\n")
+    monkeypatch.setenv("LLMPLAN_GPU_FILE", str(config))
+    assert resolve_gpu("my card 48gb", load_gpus())[0].memory_gib == 48
+    override = tmp_path / "override.csv"
+    override.write_text(header + "RTX 4090,NVIDIA,consumer,24,999,test\n")
+    table = load_gpus(str(override))
+    assert resolve_gpu("RTX 4090", table)[0].memory_bw_gbs == 999
+    assert resolve_gpu("My Card 48GB", table)[0].memory_gib == 48
+    broken = tmp_path / "broken.csv"
+    broken.write_text(header + "X,NVIDIA,consumer,24\n")
+    with pytest.raises(DataFileError, match="broken.csv:2: expected 6 fields, found 4"):
+        load_gpus(str(broken))

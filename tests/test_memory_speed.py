@@ -136,3 +136,15 @@ def test_more_bandwidth_never_slower_across_table():
     speeds = sorted((g.memory_bw_gbs, e.decode_tps) for g, e in zip(gpus, estimate_many(m, scen)))
     tps = [s for _, s in speeds]
     assert all(b >= a * 0.999 for a, b in zip(tps, tps[1:]))
+
+
+def test_kv_dtype_shrinks_the_cache_by_its_element_size():
+    f16 = one(quant="Q4_K_M", context=8192)
+    q8 = one(quant="Q4_K_M", context=8192, kv_dtype="q8_0")
+    q4 = one(quant="Q4_K_M", context=8192, kv_dtype="q4_0")
+    # q8_0: 34 bytes per 32 elements, q4_0: 18 per 32, against 2 bytes for f16
+    assert q8.kv_cache_gib == pytest.approx(f16.kv_cache_gib * (34 / 32) / 2, rel=1e-3)
+    assert q4.kv_cache_gib == pytest.approx(f16.kv_cache_gib * (18 / 32) / 2, rel=1e-3)
+    assert q4.max_batch > q8.max_batch > f16.max_batch
+    (bad,) = estimate_many(LLAMA2, [Scenario(model="x", gpu="RTX 4090", engine="vllm", quant="fp16", kv_dtype="q4_0")])
+    assert "cannot store the KV cache as q4_0" in bad.error

@@ -170,6 +170,8 @@ def estimate(
     context: Annotated[Optional[int], typer.Option("--context", help="KV tokens reserved per sequence "
                                                    "(default: prompt + gen)")] = None,
     vram_gib: Annotated[Optional[float], typer.Option("--vram-gib", help="Override device memory (GiB)")] = None,
+    kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache type: f16 (default), fp8 "
+                                                    "(vllm), q8_0 / q4_0 (llama.cpp)")] = None,
     scenarios: Annotated[Optional[str], typer.Option("--scenarios", help="CSV or JSONL file of scenarios")] = None,
     fmt: FormatOpt = OutputFormat.table,
     gpu_file: GpuFileOpt = None,
@@ -198,7 +200,7 @@ def estimate(
     spec = _model(model, token)
     scenario = Scenario(model=model, gpu=gpu, num_gpus=num_gpus, quant=quant, engine=engine, parallel=parallel,
                         batch=batch, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, context=context,
-                        vram_gib=vram_gib)
+                        vram_gib=vram_gib, kv_dtype=kv_dtype)
     (result,) = estimate_many(spec, [scenario], table)
     if result.error:
         raise InvalidInputError(result.error)
