@@ -38,6 +38,12 @@ APPLE_SMALL_LIMIT_GIB = 36
 # 5 us on NVLink / Infinity Fabric and 12 us over PCIe (so 2 GPUs: 10/24 us, 8 GPUs: 40/96 us); the 8-GPU
 # NVLink value matches the refit of the MI300X TP-8 rows (calibrate.py).
 ALLREDUCE_LATENCY_PER_GPU_S = {"nvlink": 5e-6, "pcie": 12e-6}
+# Share of the system RAM's peak bandwidth llama.cpp's CPU backend reaches when decoding offloaded layers
+# (provisional 0.60 until the CPU rows of the calibration set are fitted).
+CPU_BW_EFFICIENCY = 0.60
+# Dual-channel DDR5-5600, a common desktop: 2 channels x 8 bytes x 5600 MT/s = 89.6 GB/s (JEDEC definition);
+# used, with a warning, when --ram-bw-gbs is not given.
+DEFAULT_RAM_BW_GBS = 89.6
 # PCIe 4.0 x16 effective ~25 GB/s one way (nccl-tests busbw 20-25 GB/s, NVIDIA/nccl-tests#44, 2020).
 PCIE_ALLREDUCE_GBS = 25.0
 

@@ -9,14 +9,19 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmplan.engines import EngineProfile, backend_for, constants_for, format_support, resolve_engine
+from llmplan.engines import (DEFAULT_RAM_BW_GBS, EngineProfile, backend_for, constants_for, format_support,
+                             resolve_engine)
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import resolve_gpu
 from llmplan.quant import QuantFormat, parse_kv_dtype, parse_quant
 from llmplan.records import Estimate, GpuSpec, ModelSpec, Scenario
 
 SCENARIO_COLUMNS = ("id", "model", "gpu", "num_gpus", "quant", "engine", "parallel", "batch",
-                    "prompt_tokens", "gen_tokens", "context", "vram_gib", "kv_dtype")
+                    "prompt_tokens", "gen_tokens", "context", "vram_gib", "kv_dtype", "backend", "offload_layers",
+                    "ram_bw_gbs")
+# which vendors each backend runs on
+_BACKEND_VENDORS = {"cuda": {"nvidia"}, "rocm": {"amd"}, "metal": {"apple"}, "sycl": {"intel"},
+                    "vulkan": {"nvidia", "amd", "intel"}, "tpu": {"google"}, "hpu": {"intel"}}
 # float names a GGUF engine runs as its own types
 _GGUF_FLOAT = {"fp16": "F16", "bf16": "BF16", "fp32": "F32"}
 _FLOAT_GGUF = {v: k for k, v in _GGUF_FLOAT.items()}
@@ -40,6 +45,9 @@ class Resolved:
     gen_tokens: int
     kv_dtype: str
     kv_bytes_per_element: float
+    backend: str
+    offload_layers: int
+    ram_bw_gbs: float
     warnings: tuple[str, ...]
 
 
@@ -95,6 +103,10 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     if fmt.kind not in engine.quant_kinds:
         raise InvalidInputError(f"{engine.name} does not run {fmt.name} weights")
     backend = backend_for(gpu.vendor, gpu.architecture)
+    if s.backend not in (None, ""):
+        backend = str(s.backend).strip().lower()
+        if gpu.vendor.lower() not in _BACKEND_VENDORS.get(backend, set()):
+            raise InvalidInputError(f"backend {backend} does not run on {gpu.name} ({gpu.vendor})")
     if backend not in engine.backends:
         raise InvalidInputError(f"{engine.name} does not run on {gpu.name} ({backend})")
     if engine.vendor_rules:
@@ -129,18 +141,35 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     if gpu.memory_bw_gbs is None:
         warnings.append(f"no memory bandwidth for {gpu.name} in the GPU table: speed not estimated")
     kv_dtype, kv_bytes = parse_kv_dtype(s.kv_dtype, engine.name)
+    offload = 0 if s.offload_layers in (None, "") else _positive_int(s.offload_layers, "offload_layers", minimum=0)
+    if offload > model.num_layers:
+        raise InvalidInputError(f"offload_layers {offload} exceeds the model's {model.num_layers} layers")
+    if offload and engine.name != "llama.cpp":
+        raise InvalidInputError("only llama.cpp keeps layers on the CPU (offload_layers needs engine llama.cpp)")
+    ram_bw = DEFAULT_RAM_BW_GBS
+    if s.ram_bw_gbs not in (None, ""):
+        try:
+            ram_bw = float(s.ram_bw_gbs)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"ram_bw_gbs must be a number (got {s.ram_bw_gbs!r})") from None
+        if not math.isfinite(ram_bw) or ram_bw <= 0:
+            raise InvalidInputError("ram_bw_gbs must be positive")
+    elif offload:
+        warnings.append(f"system RAM bandwidth not given: assuming dual-channel DDR5-5600 ({DEFAULT_RAM_BW_GBS:g} "
+                        "GB/s); set --ram-bw-gbs")
     return Resolved(s, gpu, engine, engine_name, fmt, parallel, batch, context, memory_gib, num_gpus, prompt, gen,
-                    kv_dtype, kv_bytes, tuple(warnings))
+                    kv_dtype, kv_bytes, backend, offload, ram_bw, tuple(warnings))
 
 
-def _candidate_row(r: Resolved) -> dict:
+def _candidate_row(model: ModelSpec, r: Resolved) -> dict:
     from llmplan.evaluate import GPU_COLUMNS
 
     row = {c: getattr(r.gpu, c) for c in GPU_COLUMNS}
     row.update(memory_gib=r.memory_gib, num_gpus=r.num_gpus, quant=r.quant.name, engine=r.engine.name,
                parallel=r.parallel, batch=float("nan") if r.batch is None else float(r.batch),
                prompt_tokens=r.prompt_tokens, gen_tokens=r.gen_tokens,
-               context=r.context, kv_bytes_per_element=r.kv_bytes_per_element)
+               context=r.context, kv_bytes_per_element=r.kv_bytes_per_element, backend=r.backend,
+               offload_frac=r.offload_layers / model.num_layers, ram_bw_gbs=r.ram_bw_gbs)
     return row
 
 
@@ -164,7 +193,7 @@ def estimate_many(model: ModelSpec, scenarios: list[Scenario], gpus: tuple[GpuSp
         except LlmplanError as exc:
             resolved.append(exc)
     ok = [r for r in resolved if isinstance(r, Resolved)]
-    table = evaluate(model, pd.DataFrame([_candidate_row(r) for r in ok])) if ok else None
+    table = evaluate(model, pd.DataFrame([_candidate_row(model, r) for r in ok])) if ok else None
     out: list[Estimate] = []
     position = 0
     for s, r in zip(scenarios, resolved):
@@ -200,7 +229,8 @@ def _to_estimate(model: ModelSpec, r: Resolved, row) -> Estimate:
         prefill_tps=_num(row["prefill_tps"], 1), ttft_s=_num(row["ttft_s"], 4), tpot_ms=_num(row["tpot_ms"], 3),
         decode_tps_low=_num(row["decode_tps_low"], 2), decode_tps_high=_num(row["decode_tps_high"], 2),
         e2e_s=_num(row["e2e_s"], 3), max_batch=int(row["max_batch"]), bound=str(row["bound"]) if row["fits"] else "",
-        kv_dtype=r.kv_dtype,
+        kv_dtype=r.kv_dtype, backend=r.backend, offload_layers=r.offload_layers,
+        system_ram_gib=_num(row["system_ram_gib"], 3),
         warnings=warnings, error=None)
 
 
@@ -274,7 +304,8 @@ def _scenario_from_mapping(obj: dict, where: str) -> Scenario | LlmplanError:
         return DataFileError(f"{where}: model and gpu are required")
     defaults = Scenario(model="", gpu="")
     try:
-        return replace(defaults, **{k: (str(v) if k in ("id", "model", "gpu", "quant", "engine", "parallel", "kv_dtype")
+        return replace(defaults, **{k: (str(v) if k in ("id", "model", "gpu", "quant", "engine", "parallel", "kv_dtype",
+                                                        "backend")
                                         else v) for k, v in clean.items()})
     except TypeError as exc:  # pragma: no cover - fields are checked above
         return DataFileError(f"{where}: {exc}")

@@ -11,8 +11,8 @@ import pandas as pd
 from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
-from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, GIB, PCIE_ALLREDUCE_GBS, EngineProfile, backend_for,
-                             constants_for, resolve_engine)
+from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, CPU_BW_EFFICIENCY, GIB, LLAMA_CPP_UBATCH,
+                             PCIE_ALLREDUCE_GBS, EngineProfile, backend_for, constants_for, resolve_engine)
 from llmplan.quant import QuantFormat, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
@@ -23,8 +23,9 @@ MAX_BATCH_CAP = 256
 # and 1.84). A measurement lands in [prediction / 1.84, prediction / 0.79] four times out of five.
 DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.79, 1.84
 
-GPU_COLUMNS = ("name", "vendor", "segment", "architecture", "form_factor", "memory_gib", "memory_bw_gbs", "fp16_tflops", "fp16_fp16acc_tflops",
-               "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops", "nvlink_gbs", "tdp_w")
+GPU_COLUMNS = ("name", "vendor", "segment", "architecture", "form_factor", "memory_gib", "memory_bw_gbs",
+               "fp16_tflops", "fp16_fp16acc_tflops", "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops",
+               "nvlink_gbs", "tdp_w", "pcie_gen", "pcie_lanes")
 
 
 def gpu_frame(gpus: list[GpuSpec] | tuple[GpuSpec, ...]) -> pd.DataFrame:
@@ -76,7 +77,12 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     n = g["num_gpus"].to_numpy(dtype=float)
     is_tp = (g["parallel"] == "tp").to_numpy() & (n > 1)
     is_apple = (g["vendor"].str.lower() == "apple").to_numpy()
-    backend = [backend_for(v, a) for v, a in zip(g["vendor"], g["architecture"])]
+    chosen = g["backend"] if "backend" in g.columns else pd.Series([None] * len(g), index=g.index)
+    backend = [b if isinstance(b, str) and b else backend_for(v, a)
+               for b, v, a in zip(chosen, g["vendor"], g["architecture"])]
+    off = (g["offload_frac"].to_numpy(dtype=float) if "offload_frac" in g.columns else np.zeros(len(g)))
+    ram_bw = (g["ram_bw_gbs"].to_numpy(dtype=float) * 1e9 if "ram_bw_gbs" in g.columns
+              else np.full(len(g), np.nan))
     consts = np.array([constants_for(engine, b)[:3] for b in backend], dtype=float).reshape(-1, 3)
     bw_eff, prefill_eff, overhead_s = consts[:, 0], consts[:, 1], consts[:, 2]
     prompt = g["prompt_tokens"].to_numpy(dtype=float)
@@ -87,13 +93,13 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     # --- memory, per GPU ---
     device = mem.usable_device_bytes(g["memory_gib"].to_numpy(dtype=float), is_apple)
     weights_total = mem.model_weight_bytes(model, fmt)
-    weights_pg = weights_total / n
+    weights_pg = weights_total * (1.0 - off) / n  # offloaded layers live in system RAM
     runtime_pg = mem.runtime_bytes(engine, device)
     kv_share = mem.kv_split_factor(model, n, is_tp)
     kv_tokens = mem.kv_tokens_allocated(engine, context)
     kv_seq_total = arch.kv_cache_bytes(model, kv_tokens, 1.0, kv_elem, mla_compressed=engine.mla_compressed,
                                        window_capped=engine.window_capped)
-    kv_seq_pg = kv_seq_total * kv_share
+    kv_seq_pg = kv_seq_total * kv_share * (1.0 - off)
     batch = g["batch"].to_numpy(dtype=float)
     want_max = np.isnan(batch)
     act_one = mem.activation_bytes(model, engine, prompt, 1.0)
@@ -121,6 +127,7 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     out["vram_gib"] = per_gpu * n / GIB
     out["gpu_memory_gib"] = device / GIB
     out["fits"] = per_gpu <= device
+    out["system_ram_gib"] = (weights_total + kv_seq_total * batch) * off / GIB
 
     # --- speed ---
     bw = g["memory_bw_gbs"].to_numpy(dtype=float) * 1e9
@@ -140,10 +147,14 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
         comm_tp = 2 * model.num_layers * tp.allreduce_seconds(n, b * model.hidden_size * 2.0, link_gbs, latency)
         comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency / n, 0.0)
         comm = np.where(is_tp, comm_tp, comm_pp)
-        t, t_mem, t_comp = tp.decode_step_seconds(weight_read, kv_read, bw, bw_eff, flops, peak, prefill_eff,
-                                                  overhead_s, comm)
-        return t, {"weight_read_gib": weight_read / GIB, "kv_read_gib": kv_read / GIB, "t_memory_ms": t_mem * 1e3,
-                   "t_compute_ms": t_comp * 1e3, "t_overhead_ms": overhead_s * 1e3, "t_comm_ms": comm * 1e3}
+        t, t_mem, t_comp = tp.decode_step_seconds(weight_read * (1.0 - off), kv_read * (1.0 - off), bw, bw_eff,
+                                                  flops * (1.0 - off), peak, prefill_eff, overhead_s, comm)
+        # layers kept on the CPU run at the system RAM's achievable bandwidth, after the GPU's share
+        with np.errstate(invalid="ignore"):
+            t_cpu = np.where(off > 0, (weight_read + kv_read) * off / (ram_bw * CPU_BW_EFFICIENCY), 0.0)
+        return t + t_cpu, {"weight_read_gib": weight_read * (1.0 - off) / GIB, "kv_read_gib": kv_read * (1.0 - off) / GIB,
+                           "t_memory_ms": t_mem * 1e3, "t_compute_ms": t_comp * 1e3, "t_cpu_ms": t_cpu * 1e3,
+                           "t_overhead_ms": overhead_s * 1e3, "t_comm_ms": comm * 1e3}
 
     mean_position = prompt + gen / 2.0
     t_step, parts = step(mean_position, batch)
@@ -151,6 +162,11 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     t_first, _ = step(prompt, np.ones_like(batch))
     t_prefill = tp.prefill_seconds(tp.prefill_flops(model, active, prompt) / split, peak, prefill_eff,
                                    weights_total / split, bw, bw_eff, overhead_s)
+    # llama.cpp runs large batches of offloaded layers on the GPU, copying their weights over PCIe once per
+    # micro-batch of n_ubatch tokens
+    pcie = tp.pcie_bytes_per_s(g["pcie_gen"].to_numpy(dtype=float), g["pcie_lanes"].to_numpy(dtype=float))
+    with np.errstate(invalid="ignore"):
+        t_prefill = t_prefill + np.where(off > 0, weights_total * off * np.ceil(prompt / LLAMA_CPP_UBATCH) / pcie, 0.0)
     for key, value in parts.items():
         out[key] = np.broadcast_to(value, batch.shape).astype(float)
     out["bw_efficiency"], out["prefill_efficiency"], out["peak_tflops"] = bw_eff, prefill_eff, peak / 1e12

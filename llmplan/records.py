@@ -117,6 +117,9 @@ class Scenario:
     context: int | None = None
     vram_gib: float | None = None
     kv_dtype: str | None = None  # extension: f16 (default), fp8, q8_0, q4_0
+    backend: str | None = None  # extension: cuda, rocm, metal, vulkan, sycl (default: the vendor's own)
+    offload_layers: int | None = None  # extension: layers llama.cpp keeps on the CPU
+    ram_bw_gbs: float | None = None  # extension: system RAM bandwidth for offloaded layers
 
 
 @dataclass(frozen=True)
@@ -153,5 +156,8 @@ class Estimate:
     max_batch: int | None = None
     bound: str = ""
     kv_dtype: str = "f16"
+    backend: str = ""
+    offload_layers: int = 0
+    system_ram_gib: float | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None

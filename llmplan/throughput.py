@@ -61,3 +61,12 @@ def allreduce_seconds(num_gpus, payload_bytes, link_gbs, latency_s):
     with np.errstate(invalid="ignore", divide="ignore"):
         transfer = 2.0 * (n - 1.0) / n * np.asarray(payload_bytes) / (np.asarray(link_gbs) * 1e9)
     return np.where(n > 1, latency_s + transfer, 0.0)
+
+
+def pcie_bytes_per_s(generation, lanes) -> np.ndarray:
+    """Usable one-way PCIe bandwidth: per-lane transfer rate 2.5/5/8/16/32/64 GT/s for generations 1-6,
+    8b/10b encoding up to gen 2 and 128b/130b from gen 3 (PCI-SIG specifications); NaN when unknown."""
+    gen = np.asarray(generation, dtype=float)
+    gts = np.where(gen <= 2, 2.5 * 2 ** (gen - 1), 8.0 * 2 ** (gen - 3))
+    encoding = np.where(gen <= 2, 8 / 10, 128 / 130)
+    return gts * 1e9 * encoding / 8 * np.asarray(lanes, dtype=float)

@@ -148,3 +148,29 @@ def test_kv_dtype_shrinks_the_cache_by_its_element_size():
     assert q4.max_batch > q8.max_batch > f16.max_batch
     (bad,) = estimate_many(LLAMA2, [Scenario(model="x", gpu="RTX 4090", engine="vllm", quant="fp16", kv_dtype="q4_0")])
     assert "cannot store the KV cache as q4_0" in bad.error
+
+
+def test_cpu_offload_moves_memory_to_ram_and_runs_at_ram_bandwidth():
+    m = find_in_catalog("llama-3.1-70b-instruct")
+    gpu_only = estimate_many(m, [Scenario(model="x", gpu="RTX 4090", quant="Q4_K_M")])[0]
+    assert not gpu_only.fits
+    half = one(model=m, quant="Q4_K_M", offload_layers=40, ram_bw_gbs=89.6)
+    assert half.fits and half.offload_layers == 40
+    # half of the weights (and KV) in system RAM
+    assert half.system_ram_gib == pytest.approx(half.weights_gib / 2 + half.kv_cache_gib, rel=0.05)
+    # the CPU half reads ~20 GiB at <= 89.6 GB/s: never more than 89.6e9 / 20 GiB tokens/s
+    assert half.decode_tps < 89.6e9 / (half.weights_gib / 2 * GIB)
+    faster_ram = one(model=m, quant="Q4_K_M", offload_layers=40, ram_bw_gbs=200)
+    assert faster_ram.decode_tps > half.decode_tps
+    fewer = one(model=m, quant="Q4_K_M", offload_layers=44, ram_bw_gbs=89.6)
+    assert fewer.decode_tps < half.decode_tps and fewer.vram_gib_per_gpu < half.vram_gib_per_gpu
+    assert any("DDR5-5600" in w for w in one(model=m, quant="Q4_K_M", offload_layers=40).warnings)
+
+
+def test_backend_choice_is_checked_against_the_vendor():
+    vulkan = one(quant="Q4_K_M", backend="vulkan")
+    assert vulkan.backend == "vulkan" and vulkan.decode_tps > 0
+    (bad,) = estimate_many(LLAMA2, [Scenario(model="x", gpu="RTX 4090", backend="metal")])
+    assert "backend metal does not run on RTX 4090" in bad.error
+    (bad,) = estimate_many(LLAMA2, [Scenario(model="x", gpu="RTX 4090", engine="vllm", offload_layers=4)])
+    assert "only llama.cpp" in bad.error

@@ -172,6 +172,12 @@ def estimate(
     vram_gib: Annotated[Optional[float], typer.Option("--vram-gib", help="Override device memory (GiB)")] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache type: f16 (default), fp8 "
                                                     "(vllm), q8_0 / q4_0 (llama.cpp)")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="cuda, rocm, metal, vulkan, sycl "
+                                                   "(default: the GPU vendor's own)")] = None,
+    offload_layers: Annotated[Optional[int], typer.Option("--offload-layers", help="Layers llama.cpp keeps on "
+                                                          "the CPU (partial offload)")] = None,
+    ram_bw_gbs: Annotated[Optional[float], typer.Option("--ram-bw-gbs", help="System RAM bandwidth GB/s for "
+                                                        "offloaded layers")] = None,
     scenarios: Annotated[Optional[str], typer.Option("--scenarios", help="CSV or JSONL file of scenarios")] = None,
     fmt: FormatOpt = OutputFormat.table,
     gpu_file: GpuFileOpt = None,
@@ -200,7 +206,8 @@ def estimate(
     spec = _model(model, token)
     scenario = Scenario(model=model, gpu=gpu, num_gpus=num_gpus, quant=quant, engine=engine, parallel=parallel,
                         batch=batch, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, context=context,
-                        vram_gib=vram_gib, kv_dtype=kv_dtype)
+                        vram_gib=vram_gib, kv_dtype=kv_dtype, backend=backend, offload_layers=offload_layers,
+                        ram_bw_gbs=ram_bw_gbs)
     (result,) = estimate_many(spec, [scenario], table)
     if result.error:
         raise InvalidInputError(result.error)

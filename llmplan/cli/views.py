@@ -71,6 +71,8 @@ def _estimate_card(e: Estimate) -> None:
         ("runtime overhead", f"{e.runtime_overhead_gib:.2f} GiB"),
         ("total", f"{e.vram_gib:.2f} GiB ({e.vram_gib_per_gpu:.2f} GiB per GPU)"),
         ("GPU memory", f"{e.gpu_memory_gib:.2f} GiB per GPU usable"),
+        *([("system RAM (offloaded)", f"{e.system_ram_gib:.2f} GiB for {e.offload_layers} layers on the CPU")]
+          if e.offload_layers else []),
         ("fits", f"{'yes' if e.fits else 'NO'} (headroom {headroom:+.2f} GiB per GPU)"),
     ]
     print_kv(memory, title=f"{e.model} on {setup}: memory")
