@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -148,7 +147,7 @@ def load_calibration(path: str | Path | None = None) -> list[CalibrationRow]:
 Result = tuple[CalibrationRow, "float | None", "str | None"]
 
 
-def _scenarios(row: CalibrationRow, vram_gib: float | None):
+def _scenarios(row: CalibrationRow, vram_gib: float | None, backend: str | None):
     """The one or two Scenarios whose estimates give the row's predicted value."""
     from llmplan.records import Scenario
 
@@ -157,7 +156,7 @@ def _scenarios(row: CalibrationRow, vram_gib: float | None):
     prompt = row.prompt_tokens or 0
     gen = row.gen_tokens or 0
     base = dict(model=row.model_key, gpu=row.gpu_key, num_gpus=row.num_gpus, quant=row.quant_key,
-                engine=row.engine_key, vram_gib=vram_gib)
+                engine=row.engine_key, vram_gib=vram_gib, backend=backend)
     if row.metric == "prefill_tps":
         p = prompt or DEFAULT_PREFILL_TOKENS
         if depth > 0:  # P new tokens after d cached ones: T(d + P) - T(d)
@@ -202,29 +201,6 @@ def _value(row: CalibrationRow, estimates) -> tuple[float | None, str | None]:
     return float(value), None
 
 
-@contextmanager
-def backend_override(backend: str) -> Iterator[None]:
-    """Within the block, every engine that knows ``backend`` uses its constants (bandwidth and prefill
-    efficiency, step overhead) on all vendors.
-
-    The estimate path picks the backend from the GPU's vendor (CUDA on NVIDIA, ROCm on AMD ...); a
-    measurement taken with llama.cpp's Vulkan backend on an NVIDIA card needs the Vulkan constant.
-    """
-    from llmplan import engines
-
-    saved = dict(engines.PROFILES)
-    try:
-        for name, prof in saved.items():
-            if backend in prof.bw_efficiency:
-                engines.PROFILES[name] = replace(prof, **{
-                    attr: {k: getattr(prof, attr)[backend] for k in getattr(prof, attr)}
-                    for attr in ("bw_efficiency", "prefill_efficiency", "step_overhead_s")})
-        yield
-    finally:
-        engines.PROFILES.clear()
-        engines.PROFILES.update(saved)
-
-
 def _row_backend(row: CalibrationRow) -> str:
     return row.backend.strip().lower()
 
@@ -232,9 +208,9 @@ def _row_backend(row: CalibrationRow) -> str:
 def predict(rows: Sequence[CalibrationRow], *, honour_backend: bool = True) -> list[Result]:
     """(row, predicted value or None, error message or None) for every row, in order.
 
-    Rows are estimated in one vectorised ``estimate_many`` call per (model, backend). With
-    ``honour_backend`` a row measured on a backend other than its vendor's default (llama.cpp Vulkan on
-    NVIDIA/AMD/Intel) uses that backend's bandwidth efficiency. Apple rows run at the largest unified
+    Rows are estimated in one vectorised ``estimate_many`` call per model. With ``honour_backend`` a row
+    measured on a backend other than its vendor's default (llama.cpp Vulkan on NVIDIA/AMD/Intel) is
+    estimated on that backend (the scenario's ``backend``), so it reads that backend's constants. Apple rows run at the largest unified
     memory option of the chip (the measured configuration ran, so it fitted).
     """
     from llmplan.catalog import find_in_catalog
@@ -243,7 +219,8 @@ def predict(rows: Sequence[CalibrationRow], *, honour_backend: bool = True) -> l
     from llmplan.gpus import resolve_gpu
 
     out: dict[int, tuple[float | None, str | None]] = {}
-    groups: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    groups: dict[str, list[int]] = defaultdict(list)
+    chosen: dict[int, str | None] = {}
     vram: dict[int, float | None] = {}
     gpu_of: dict[int, object] = {}
     resolved: dict[str, object] = {}
@@ -262,9 +239,9 @@ def predict(rows: Sequence[CalibrationRow], *, honour_backend: bool = True) -> l
         gpu_of[i] = gpu
         vram[i] = max(gpu.memory_options_gib) if gpu.vendor.lower() == "apple" and gpu.memory_options_gib else None
         backend = _row_backend(row)
-        override = backend if honour_backend and backend and backend != backend_for(gpu.vendor) else None
-        groups[(row.model_key, override)].append(i)
-    for (model_key, override), idx in groups.items():
+        chosen[i] = backend if honour_backend and backend and backend != backend_for(gpu.vendor) else None
+        groups[row.model_key].append(i)
+    for model_key, idx in groups.items():
         model = find_in_catalog(model_key)
         if model is None:
             for i in idx:
@@ -272,16 +249,12 @@ def predict(rows: Sequence[CalibrationRow], *, honour_backend: bool = True) -> l
             continue
         scenarios, spans = [], []
         for i in idx:
-            sc = _scenarios(rows[i], vram[i])
+            sc = _scenarios(rows[i], vram[i], chosen[i])
             spans.append((i, len(scenarios), len(scenarios) + len(sc)))
             scenarios.extend(sc)
         # the resolved GPU rows only: the same records, found without scanning the whole table again
         table = tuple({id(gpu_of[i]): gpu_of[i] for i in idx}.values())
-        if override:
-            with backend_override(override):
-                estimates = estimate_many(model, scenarios, table)
-        else:
-            estimates = estimate_many(model, scenarios, table)
+        estimates = estimate_many(model, scenarios, table)
         for i, lo, hi in spans:
             out[i] = _value(rows[i], estimates[lo:hi])
     return [(row, *out[i]) for i, row in enumerate(rows)]

@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llmplan import engines, validate  # noqa: E402
+from llmplan import engines  # noqa: E402
 from llmplan.engines import backend_for, resolve_engine  # noqa: E402
 from llmplan.gpus import resolve_gpu  # noqa: E402
 from llmplan.validate import (GROUP_DECODE_B1, GROUP_DECODE_BATCHED, GROUP_PREFILL, GROUP_TTFT,  # noqa: E402
@@ -114,29 +114,6 @@ def constants_key(row: CalibrationRow) -> str:
     if backend in prof.bw_efficiency:
         return backend
     return "cuda" if "cuda" in prof.bw_efficiency else next(iter(prof.bw_efficiency))
-
-
-def _override_carries_all_constants() -> bool:
-    """Whether validate.backend_override swaps all three per-backend constants, not only bandwidth."""
-    prof = engines.PROFILES["llama.cpp"]
-    with validate.backend_override("vulkan"):
-        got = engines.constants_for(engines.PROFILES["llama.cpp"], "cuda")[:3]
-    return got == engines.constants_for(prof, "vulkan")[:3]
-
-
-@contextmanager
-def _full_backend_override(backend: str) -> Iterator[None]:
-    """validate.backend_override for all three constants (Vulkan on NVIDIA/AMD/Intel reads Vulkan values)."""
-    saved = dict(engines.PROFILES)
-    try:
-        for name, prof in saved.items():
-            if backend in prof.bw_efficiency:
-                engines.PROFILES[name] = replace(prof, **{a: {k: getattr(prof, a)[backend] for k in getattr(prof, a)}
-                                                          for a in ATTRS})
-        yield
-    finally:
-        engines.PROFILES.clear()
-        engines.PROFILES.update(saved)
 
 
 # ---------------------------------------------------------------- objective and search
@@ -281,10 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--rows", action="store_true", help="print every row's before/after ratio")
     args = ap.parse_args(argv)
     out = print
-    if not _override_carries_all_constants():
-        validate.backend_override = _full_backend_override  # predict() looks it up at call time
-        out("NOTE: validate.backend_override swaps only bw_efficiency; this run overrides all three per-backend "
-            "constants so that Vulkan rows on NVIDIA/AMD/Intel read the Vulkan prefill efficiency and overhead.")
     rows = load_calibration(args.calibration)
     used = [r for r in rows if r.use != "exclude"]
     cal = [r for r in used if r.use == "calibrate"]
