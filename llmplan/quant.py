@@ -144,10 +144,33 @@ def weight_bytes(fmt: QuantFormat, embedding_params: float, head_params: float, 
     return bits / 8.0
 
 
+# Perplexity increase over F16 on LLaMA-v1-7B, from llama.cpp's quantize tool (QUANT_OPTIONS table in
+# examples/quantize/quantize.cpp, 2023-2024). A rough guide to the quality cost of each level.
+PPL_DELTA_LLAMA1_7B = {"Q8_0": 0.0004, "Q6_K": -0.0008, "Q5_K_M": 0.0122, "Q5_K_S": 0.0400, "Q5_1": 0.0349,
+                       "Q5_0": 0.0683, "Q4_K_M": 0.0532, "Q4_K_S": 0.0992, "Q4_1": 0.1585, "Q4_0": 0.2166,
+                       "Q3_K_L": 0.1764, "Q3_K_M": 0.2496, "Q3_K_S": 0.5551, "Q2_K": 0.6717}
+
+
+def quality_note(name: str) -> str:
+    """One line on the quality cost of a quantization level."""
+    if name in PPL_DELTA_LLAMA1_7B:
+        delta = PPL_DELTA_LLAMA1_7B[name]
+        verdict = ("indistinguishable from 16 bit" if delta < 0.02 else "small loss" if delta < 0.1
+                   else "noticeable loss" if delta < 0.3 else "large loss")
+        return f"{name}: {verdict} ({delta:+.4f} perplexity vs F16 on LLaMA-7B, llama.cpp quantize table)"
+    fmt = parse_quant(name)
+    if fmt.kind in ("float", "gguf") and fmt.body_bpw >= 16:
+        return f"{name}: full precision"
+    if fmt.body_bpw >= 8:
+        return f"{name}: 8-bit, close to 16-bit quality"
+    if fmt.body_bpw >= 4:
+        return f"{name}: 4-bit, small loss on most benchmarks"
+    return f"{name}: below 4 bits per weight, noticeable loss"
+
+
 # Quantizations the `fit` search tries, lightest last (a short, sensible ladder per engine family). Q2_K
 # and the IQ2/IQ1 types are left out of the automatic search: below ~3.5 bpw quality falls off steeply
-# (llama.cpp quantize table: Q2_K +0.87 perplexity on Llama-2-7B vs +0.05 for Q4_K_M, 2023-10); ask for
-# them with --quant.
+# (Q2_K +0.67 perplexity vs +0.05 for Q4_K_M, table above); ask for them with --quant.
 FIT_LADDER_GGUF = ("F16", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M")
 FIT_LADDER_SERVING = ("bf16", "fp8", "awq")
 

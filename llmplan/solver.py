@@ -137,8 +137,8 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     ev["decode_tps_per_user"] = ev["decode_tps_per_seq"]
     price = ev["upfront_usd"] if req.mode == "buy" else ev["rent_usd_per_hour"]
     ev["cost_key"] = price
-    # quality saturates at 8 bits (Q8_0 vs F16: +0.0004 perplexity on Llama-3-8B, llama.cpp quantize
-    # table 2024), while 16 bit halves the speed: prefer the most precise option up to 8.5 bpw
+    # quality saturates at 8 bits (Q8_0 vs F16: +0.0004 perplexity on LLaMA-7B, quant.PPL_DELTA_LLAMA1_7B),
+    # while 16 bit halves the speed: prefer the most precise option up to 8.5 bpw
     ev["bpw"] = ev["quant"].map(lambda q: min(parse_quant(q).body_bpw, QUALITY_SATURATION_BPW))
     ev["reason"], ev["stage"] = _binding_reason(ev, req)
     ev["ok"] = ev["stage"] == 4

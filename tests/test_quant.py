@@ -53,3 +53,11 @@ def test_awq_keeps_embeddings_and_head_in_16_bit():
     # 6.607e9 body weights x 4.156 bpw + 2 x 131.07e6 x 16 bits
     expected = (6_738_415_616 - 2 * 131_072_000) * 4.156 / 8 + 2 * 131_072_000 * 2
     assert model_weight_bytes(m, parse_quant("awq")) == pytest.approx(expected, rel=1e-3)
+
+
+def test_quality_notes_rank_the_levels():
+    from llmplan.quant import quality_note
+
+    assert "indistinguishable" in quality_note("Q8_0") and "+0.0004" in quality_note("Q8_0")
+    assert "small loss" in quality_note("Q4_K_M") and "large loss" in quality_note("Q2_K")
+    assert "8-bit" in quality_note("fp8") and "full precision" in quality_note("bf16")

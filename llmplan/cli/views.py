@@ -91,24 +91,33 @@ def _estimate_card(e: Estimate) -> None:
 
 # ---------------------------------------------------------------------------------------- fit
 
-FIT_COLUMNS = ["rank", "gpu", "num_gpus", "segment", "quant", "engine", "parallel", "fits", "vram_gib_per_gpu",
+FIT_COLUMNS = ["rank", "gpu", "num_gpus", "segment", "vendor", "quant", "engine", "parallel", "fits", "vram_gib_per_gpu",
                "decode_tps", "decode_tps_per_user", "decode_tps_low", "decode_tps_high", "prefill_tps", "ttft_s",
                "upfront_usd", "usd_per_hour", "usd_per_month", "usd_per_million_tokens", "breakeven_months",
                "pareto", "accepted", "reason", "notes"]
 
 
 def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
+    from llmplan.quant import quality_note
+
     rows = []
     for i, r in enumerate(frame.to_dict("records"), start=start):
-        notes = []
-        if r.get("segment") == "consumer":
-            notes.append("GeForce: the driver licence bars datacenter deployment; no ECC; consumer warranty")
-        if r.get("bpw", 8) < 4.0:
-            notes.append(f"{r['quant']}: below 4 bits per weight quality drops noticeably "
-                         "(llama.cpp quantize perplexity table)")
+        notes = [quality_note(r["quant"])]
+        if r.get("segment") == "consumer" and r.get("vendor") == "NVIDIA":
+            notes.append("GeForce: NVIDIA's driver licence bars datacenter deployment; no ECC; consumer warranty; "
+                         "no NVLink on RTX 40/50")
+        elif r.get("segment") == "consumer":
+            notes.append(f"{r.get('vendor')} consumer card: no ECC, consumer warranty; fewer engines support "
+                         f"{'ROCm' if r.get('vendor') == 'AMD' else 'its backend'} than CUDA")
+        elif r.get("segment") == "workstation":
+            notes.append("workstation: ECC, pro drivers and warranty, blower cooling for multi-GPU")
+        elif r.get("segment") == "apple":
+            notes.append("Apple: one machine, no multi-GPU; unified memory shared with macOS")
+        elif r.get("segment") == "datacenter":
+            notes.append("datacenter: ECC, rated for 24/7, passive cooling needs a server chassis")
         rows.append({
             "rank": i if accepted else None, "gpu": r["name"], "num_gpus": int(r["num_gpus"]),
-            "segment": r["segment"], "quant": r["quant"], "engine": r["engine"], "parallel": r["parallel"],
+            "segment": r["segment"], "vendor": r["vendor"], "quant": r["quant"], "engine": r["engine"], "parallel": r["parallel"],
             "fits": bool(r["fits"]), "vram_gib_per_gpu": round(r["vram_gib_per_gpu"], 2),
             "decode_tps": r["decode_tps"], "decode_tps_per_user": r["decode_tps_per_user"],
             "decode_tps_low": r["decode_tps_low"], "decode_tps_high": r["decode_tps_high"],
@@ -149,6 +158,12 @@ def show_fit(model: ModelSpec, req, result, fmt: OutputFormat) -> None:
             cols.insert(-1, "breakeven_months")
         if options:
             print_table(options, cols, headers, title)
+            by_note: dict[str, list[str]] = {}
+            for r in options:
+                for note in r["notes"]:
+                    by_note.setdefault(note, []).append(str(r["rank"]))
+            print_table([{"ranks": ", ".join(v), "note": k} for k, v in by_note.items()], ["ranks", "note"], {},
+                        "Trade-offs")
         else:
             message(f"No option meets the goal ({', '.join(goal)}).")
         if rejected:
