@@ -38,8 +38,10 @@ APPLE_SMALL_LIMIT_GIB = 36
 # 5 us on NVLink / Infinity Fabric and 12 us over PCIe (so 2 GPUs: 10/24 us, 8 GPUs: 40/96 us); the 8-GPU
 # NVLink value matches the refit of the MI300X TP-8 rows (calibrate.py).
 ALLREDUCE_LATENCY_PER_GPU_S = {"nvlink": 5e-6, "pcie": 12e-6}
-# Share of the system RAM's peak bandwidth llama.cpp's CPU backend reaches when decoding offloaded layers
-# (provisional 0.60 until the CPU rows of the calibration set are fitted).
+# Share of the system RAM's peak bandwidth llama.cpp's CPU backend reaches when decoding offloaded layers:
+# 0.60 puts the 11 calibrate rows with layers on the CPU (InventiveHQ speculative-decoding-consumer-gpus
+# @e6d889c/@b438c8e: i7-8700, dual-channel DDR4-2400, -ngl 0..40) at predicted/measured 0.88-1.17 (median
+# 0.96), and the held-out PR #12922 row (Ryzen 5800X, DDR4-2133, -ngl 0) at 1.02.
 CPU_BW_EFFICIENCY = 0.60
 # Dual-channel DDR5-5600, a common desktop: 2 channels x 8 bytes x 5600 MT/s = 89.6 GB/s (JEDEC definition);
 # used, with a warning, when --ram-bw-gbs is not given.

@@ -20,6 +20,7 @@ so one long table (a 40-row scoreboard) weighs as much as a single-row report.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -147,16 +148,33 @@ def load_calibration(path: str | Path | None = None) -> list[CalibrationRow]:
 Result = tuple[CalibrationRow, "float | None", "str | None"]
 
 
+_NGL = re.compile(r"\bngl=(\d+)/(\d+)")
+_RAM = re.compile(r"\bram=(?:LP)?DDR\d-(\d+)x(\d+)ch", re.IGNORECASE)
+
+
+def offload_setup(row: CalibrationRow) -> tuple[int | None, float | None]:
+    """(layers on the CPU, system RAM GB/s) from setup notes such as 'ram=DDR4-2400x2ch; ngl=16/48;':
+    N - G layers stay on the CPU; bandwidth = channels x 8 bytes x MT/s."""
+    ngl, ram = _NGL.search(row.setup_notes), _RAM.search(row.setup_notes)
+    if not ngl:
+        return None, None
+    on_gpu, total = int(ngl.group(1)), int(ngl.group(2))
+    bw = int(ram.group(2)) * 8 * int(ram.group(1)) / 1000 if ram else None
+    return max(total - on_gpu, 0), bw
+
+
 def _scenarios(row: CalibrationRow, vram_gib: float | None, backend: str | None):
     """The one or two Scenarios whose estimates give the row's predicted value."""
     from llmplan.records import Scenario
 
+    offload, ram_bw = offload_setup(row)
     batch = row.batch or 1
     depth = row.context_depth or 0
     prompt = row.prompt_tokens or 0
     gen = row.gen_tokens or 0
     base = dict(model=row.model_key, gpu=row.gpu_key, num_gpus=row.num_gpus, quant=row.quant_key,
-                engine=row.engine_key, vram_gib=vram_gib, backend=backend)
+                engine=row.engine_key, vram_gib=vram_gib, backend=backend, offload_layers=offload or None,
+                ram_bw_gbs=ram_bw if offload else None)
     if row.metric == "prefill_tps":
         p = prompt or DEFAULT_PREFILL_TOKENS
         if depth > 0:  # P new tokens after d cached ones: T(d + P) - T(d)

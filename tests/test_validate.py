@@ -135,3 +135,13 @@ def test_band_is_ordered():
     assert 0 < lo <= 1.0 <= hi
     with pytest.raises(ValueError):
         band([])
+
+
+def test_offload_rows_carry_their_cpu_layers_and_ram_bandwidth():
+    from llmplan.validate import offload_setup
+
+    row = next(r for r in USED if r.id == "ihq-offload-qwen25c14b-q4km-ngl16")
+    # ngl=16/48: 32 layers on the CPU; dual-channel DDR4-2400: 2 x 8 B x 2400 MT/s = 38.4 GB/s
+    assert offload_setup(row) == (32, 38.4)
+    (_, predicted, error), = predict([row])
+    assert error is None and 0.75 < predicted / row.measured < 1.33
