@@ -140,6 +140,9 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
         warnings.append("macOS lets the GPU wire only part of unified memory (~2/3 up to 36 GB, ~3/4 above)")
     if gpu.memory_bw_gbs is None:
         warnings.append(f"no memory bandwidth for {gpu.name} in the GPU table: speed not estimated")
+    if fmt.kind == "bnb":
+        warnings.append("bitsandbytes kernels are not bandwidth-bound: measured speeds ran 0.35x-1.6x of this "
+                        "kind of prediction in the calibration set (host-dependent); treat the speed as rough")
     kv_dtype, kv_bytes = parse_kv_dtype(s.kv_dtype, engine.name)
     offload = 0 if s.offload_layers in (None, "") else _positive_int(s.offload_layers, "offload_layers", minimum=0)
     if offload > model.num_layers:
