@@ -145,3 +145,11 @@ def test_offload_rows_carry_their_cpu_layers_and_ram_bandwidth():
     assert offload_setup(row) == (32, 38.4)
     (_, predicted, error), = predict([row])
     assert error is None and 0.75 < predicted / row.measured < 1.33
+
+
+def test_the_shipped_error_band_is_the_one_the_calibration_set_gives():
+    from llmplan.evaluate import DECODE_RATIO_P10, DECODE_RATIO_P90
+
+    low, high = band(predict(USED))
+    assert low == pytest.approx(DECODE_RATIO_P10, abs=0.02)
+    assert high == pytest.approx(DECODE_RATIO_P90, abs=0.02)
