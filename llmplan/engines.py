@@ -46,6 +46,13 @@ CPU_BW_EFFICIENCY = 0.60
 # Dual-channel DDR5-5600, a common desktop: 2 channels x 8 bytes x 5600 MT/s = 89.6 GB/s (JEDEC definition);
 # used, with a warning, when --ram-bw-gbs is not given.
 DEFAULT_RAM_BW_GBS = 89.6
+# A node holds 8 GPUs (HGX/DGX H100, H200, B200, MI300X platforms); beyond 8, tensor parallel stays inside a
+# node and nodes form a pipeline. Between nodes: one 400 Gb/s NDR InfiniBand port per GPU = 50 GB/s (DGX H100
+# datasheet: 8x ConnectX-7 400 Gb/s), and ~10 us per activation hand-off (NCCL inter-node send/recv, order of
+# magnitude from nccl-tests reports).
+GPUS_PER_NODE = 8
+INTERNODE_GBS = 50.0
+INTERNODE_LATENCY_S = 10e-6
 # PCIe 4.0 x16 effective ~25 GB/s one way (nccl-tests busbw 20-25 GB/s, NVIDIA/nccl-tests#44, 2020).
 PCIE_ALLREDUCE_GBS = 25.0
 

@@ -11,8 +11,9 @@ import pandas as pd
 from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
-from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, CPU_BW_EFFICIENCY, GIB, LLAMA_CPP_UBATCH,
-                             PCIE_ALLREDUCE_GBS, EngineProfile, backend_for, constants_for, resolve_engine)
+from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS,
+                             INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, EngineProfile, backend_for,
+                             constants_for, resolve_engine)
 from llmplan.quant import QuantFormat, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
@@ -77,6 +78,9 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     engine, _ = resolve_engine(engine_name)
     n = g["num_gpus"].to_numpy(dtype=float)
     is_tp = (g["parallel"] == "tp").to_numpy() & (n > 1)
+    # tensor parallel stays within a node of 8 GPUs; more GPUs form a pipeline of nodes
+    tp_degree = np.where(is_tp, np.minimum(n, GPUS_PER_NODE), 1.0)
+    nodes = np.where(is_tp, np.maximum(n / GPUS_PER_NODE, 1.0), 1.0)
     is_apple = (g["vendor"].str.lower() == "apple").to_numpy()
     chosen = g["backend"] if "backend" in g.columns else pd.Series([None] * len(g), index=g.index)
     backend = [b if isinstance(b, str) and b else backend_for(v, a)
@@ -96,7 +100,8 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     weights_total = mem.model_weight_bytes(model, fmt)
     weights_pg = weights_total * (1.0 - off) / n  # offloaded layers live in system RAM
     runtime_pg = mem.runtime_bytes(engine, device)
-    kv_share = mem.kv_split_factor(model, n, is_tp)
+    kv_share_tp = mem.kv_split_factor(model, tp_degree, is_tp)  # what one GPU of a node reads per step
+    kv_share = np.where(is_tp, kv_share_tp / nodes, mem.kv_split_factor(model, n, is_tp))
     kv_tokens = mem.kv_tokens_allocated(engine, context)
     kv_seq_total = arch.kv_cache_bytes(model, kv_tokens, 1.0, kv_elem, mla_compressed=engine.mla_compressed,
                                        window_capped=engine.window_capped)
@@ -134,18 +139,22 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     bw = g["memory_bw_gbs"].to_numpy(dtype=float) * 1e9
     peak = _peak_flops(g, fmt, engine)
     active = arch.params_active(model)
-    split = np.where(is_tp, n, 1.0)  # pipeline split: the GPUs take turns, no single-stream speed-up
+    # pipeline split: the GPUs (or nodes) take turns, no single-stream speed-up
+    split = np.where(is_tp, tp_degree, 1.0)
     link_gbs = np.where(g["nvlink_gbs"].notna(), g["nvlink_gbs"].to_numpy(dtype=float) / 2.0, PCIE_ALLREDUCE_GBS)
-    latency = n * np.where(g["nvlink_gbs"].notna(), ALLREDUCE_LATENCY_PER_GPU_S["nvlink"],
-                           ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
+    per_gpu_latency = np.where(g["nvlink_gbs"].notna(), ALLREDUCE_LATENCY_PER_GPU_S["nvlink"],
+                               ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
+    latency, latency_tp = n * per_gpu_latency, tp_degree * per_gpu_latency
 
     def step(positions, b):
         """Decode step at context ``positions`` for batch ``b``: (seconds, parts for --explain)."""
         weight_read = mem.decode_weight_read_bytes(model, fmt, b) / split
         kv_read = arch.kv_cache_bytes(model, positions, b, kv_elem, mla_compressed=engine.mla_compressed,
-                                      window_capped=engine.window_capped) * np.where(is_tp, kv_share, 1.0)
+                                      window_capped=engine.window_capped) * np.where(is_tp, kv_share_tp, 1.0)
         flops = (2.0 * active + tp.attention_flops_per_token(model, positions)) * b / split
-        comm_tp = 2 * model.num_layers * tp.allreduce_seconds(n, b * model.hidden_size * 2.0, link_gbs, latency)
+        comm_tp = 2 * model.num_layers * tp.allreduce_seconds(tp_degree, b * model.hidden_size * 2.0, link_gbs,
+                                                              latency_tp)
+        comm_tp = comm_tp + (nodes - 1) * (INTERNODE_LATENCY_S + b * model.hidden_size * 2.0 / (INTERNODE_GBS * 1e9))
         comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency / n, 0.0)
         comm = np.where(is_tp, comm_tp, comm_pp)
         t, t_mem, t_comp = tp.decode_step_seconds(weight_read * (1.0 - off), kv_read * (1.0 - off), bw, bw_eff,

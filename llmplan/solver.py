@@ -21,6 +21,8 @@ from llmplan.quant import FIT_LADDER_GGUF, FIT_LADDER_SERVING, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
 GPU_COUNTS = (1, 2, 4, 8)
+# two nodes of 8, for the largest models: datacenter SXM/OAM parts with a tensor-parallel engine only
+MULTI_NODE_COUNTS = (16,)
 QUALITY_SATURATION_BPW = 8.5
 
 
@@ -98,8 +100,10 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
         runs = [not engine.vendor_rules or format_support(fmt.kind, a, f)[0]
                 for a, f in zip(frame["architecture"], frame["has_fp8"])]
         ok = frame[frame["backend"].isin(backends) & np.array(runs, dtype=bool)]
-        for n in GPU_COUNTS:
+        for n in GPU_COUNTS + (MULTI_NODE_COUNTS if parallel == "tp" else ()):
             sub = ok
+            if n > 8:
+                sub = sub[sub["form_factor"].isin(["sxm", "oam"])]
             if n > 1:  # one Apple SoC or laptop GPU per machine; TP needs heads divisible by n
                 sub = sub[(sub["vendor"].str.lower() != "apple") & (sub["form_factor"] != "laptop")]
                 if parallel == "tp" and model.num_attention_heads % n:

@@ -174,3 +174,15 @@ def test_backend_choice_is_checked_against_the_vendor():
     assert "backend metal does not run on RTX 4090" in bad.error
     (bad,) = estimate_many(LLAMA2, [Scenario(model="x", gpu="RTX 4090", engine="vllm", offload_layers=4)])
     assert "only llama.cpp" in bad.error
+
+
+def test_two_nodes_split_memory_but_not_the_single_stream_time():
+    m = find_in_catalog("llama-3.1-405b-instruct")
+    eight = one(model=m, gpu="H200 SXM", quant="fp8", engine="vllm", num_gpus=8, parallel="tp")
+    sixteen = one(model=m, gpu="H100 SXM", quant="fp8", engine="vllm", num_gpus=16, parallel="tp")
+    assert sixteen.fits and sixteen.vram_gib_per_gpu < 80
+    # per-GPU weights: 1/16 of the model
+    assert sixteen.weights_gib / 16 == pytest.approx(eight.weights_gib / 16)
+    # a token crosses both nodes in turn: one node's tensor-parallel time, not half of it
+    h100x8_time_floor = sixteen.weights_gib * GIB / 8 / (3350e9)
+    assert 1 / sixteen.decode_tps_per_seq > h100x8_time_floor
