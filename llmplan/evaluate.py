@@ -39,23 +39,30 @@ def gpu_frame(gpus: list[GpuSpec] | tuple[GpuSpec, ...]) -> pd.DataFrame:
     return frame
 
 
-def _peak_flops(frame: pd.DataFrame, fmt: QuantFormat, engine: EngineProfile) -> np.ndarray:
+def _first_known(*columns: np.ndarray) -> np.ndarray:
+    """Element-wise the first non-NaN of the columns (NaN where all are)."""
+    result = np.asarray(columns[0], dtype=float).copy()
+    for column in columns[1:]:
+        result = np.where(np.isnan(result), np.asarray(column, dtype=float), result)
+    return result
+
+
+def _peak_flops(g: dict, fmt: QuantFormat) -> np.ndarray:
     """Dense tensor FLOP/s the prefill matmuls of this format run at on each row's GPU."""
-    fp16 = frame["fp16_tflops"].to_numpy()
-    fp16_fast = frame["fp16_fp16acc_tflops"].fillna(frame["fp16_tflops"]).to_numpy()
+    fp16 = g["fp16_tflops"]
     if fmt.is_gguf:
         # llama.cpp's prompt processing of quantized GGUF runs at about its F16 speed (RTX 4090 Q4_0 vs F16
-        # pp512, calibration set), so every GGUF type is rated against the FP16 peak
-        peak = fp16_fast
+        # pp512, calibration set), so every GGUF type is rated against the FP16 (FP16-accumulate) peak
+        peak = _first_known(g["fp16_fp16acc_tflops"], fp16)
     elif fmt.compute == "fp8":
-        peak = frame["fp8_tflops"].fillna(frame["fp16_tflops"]).to_numpy()
+        peak = _first_known(g["fp8_tflops"], fp16)
     elif fmt.compute == "fp4":
-        peak = frame["fp4_tflops"].fillna(frame["fp8_tflops"]).fillna(frame["fp16_tflops"]).to_numpy()
+        peak = _first_known(g["fp4_tflops"], g["fp8_tflops"], fp16)
     elif fmt.compute == "int8":
-        peak = frame["int8_tops"].fillna(frame["fp16_tflops"]).to_numpy()
+        peak = _first_known(g["int8_tops"], fp16)
     else:
-        peak = frame["bf16_tflops"].fillna(frame["fp16_tflops"]).to_numpy() if fmt.name == "bf16" else fp16
-    return np.asarray(peak, dtype=float) * 1e12
+        peak = _first_known(g["bf16_tflops"], fp16) if fmt.name == "bf16" else _first_known(fp16)
+    return peak * 1e12
 
 
 def evaluate(model: ModelSpec, cand: pd.DataFrame) -> pd.DataFrame:
@@ -63,40 +70,53 @@ def evaluate(model: ModelSpec, cand: pd.DataFrame) -> pd.DataFrame:
 
     Required columns: the GPU columns above (memory_gib already overridden where the user gave one),
     num_gpus, quant, engine, parallel ('tp'|'pp'), batch (NaN = max), prompt_tokens, gen_tokens,
-    context, kv_bytes_per_element.
+    context, kv_bytes_per_element; optional: backend, offload_frac, ram_bw_gbs. The work is numpy on
+    plain arrays, one group per (quant, engine); the result frame is built once.
     """
-    out = cand.copy()
-    parts = [_evaluate_group(model, group, quant, engine)
-             for (quant, engine), group in out.groupby(["quant", "engine"], sort=False)]
-    result = pd.concat(parts) if parts else out
-    return result.loc[out.index]
+    columns = {c: cand[c].to_numpy() for c in cand.columns}
+    for c in GPU_COLUMNS[5:]:
+        columns[c] = columns[c].astype(float)
+    codes, uniques = pd.factorize(pd.Series(list(zip(columns["quant"], columns["engine"]))))
+    results: dict[str, np.ndarray] = {}
+    for code, (quant, engine) in enumerate(uniques):
+        index = np.flatnonzero(codes == code)
+        part = _evaluate_group(model, {c: v[index] for c, v in columns.items()}, quant, engine)
+        for key, value in part.items():
+            value = np.broadcast_to(value, index.shape)
+            if key not in results:
+                results[key] = np.empty(len(cand), dtype=value.dtype if value.dtype != bool else bool)
+            results[key][index] = value
+    kept = cand.drop(columns=[c for c in results if c in cand.columns])
+    return pd.concat([kept, pd.DataFrame(results, index=cand.index)], axis=1)
 
 
-def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: str) -> pd.DataFrame:
+def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     fmt = parse_quant(quant)
     engine, _ = resolve_engine(engine_name)
-    n = g["num_gpus"].to_numpy(dtype=float)
-    is_tp = (g["parallel"] == "tp").to_numpy() & (n > 1)
+    n = g["num_gpus"].astype(float)
+    is_tp = (g["parallel"] == "tp") & (n > 1)
     # tensor parallel stays within a node of 8 GPUs; more GPUs form a pipeline of nodes
     tp_degree = np.where(is_tp, np.minimum(n, GPUS_PER_NODE), 1.0)
     nodes = np.where(is_tp, np.maximum(n / GPUS_PER_NODE, 1.0), 1.0)
-    is_apple = (g["vendor"].str.lower() == "apple").to_numpy()
-    chosen = g["backend"] if "backend" in g.columns else pd.Series([None] * len(g), index=g.index)
-    backend = [b if isinstance(b, str) and b else backend_for(v, a)
-               for b, v, a in zip(chosen, g["vendor"], g["architecture"])]
-    off = (g["offload_frac"].to_numpy(dtype=float) if "offload_frac" in g.columns else np.zeros(len(g)))
-    ram_bw = (g["ram_bw_gbs"].to_numpy(dtype=float) * 1e9 if "ram_bw_gbs" in g.columns
-              else np.full(len(g), np.nan))
-    consts = np.array([constants_for(engine, b)[:3] for b in backend], dtype=float).reshape(-1, 3)
+    is_apple = np.array([str(v).lower() == "apple" for v in g["vendor"]], dtype=bool)
+    # per distinct (chosen backend, vendor, architecture): the backend and the engine's constants on it
+    chosen = g.get("backend", np.full(len(n), "", dtype=object))
+    keys = [(b if isinstance(b, str) else "", v, a) for b, v, a in zip(chosen, g["vendor"], g["architecture"])]
+    backend_of = {k: (k[0] or backend_for(k[1], k[2])) for k in set(keys)}
+    backend = [backend_of[k] for k in keys]
+    off = g["offload_frac"].astype(float) if "offload_frac" in g else np.zeros(len(n))
+    ram_bw = g["ram_bw_gbs"].astype(float) * 1e9 if "ram_bw_gbs" in g else np.full(len(n), np.nan)
+    per_backend = {b: constants_for(engine, b)[:3] for b in set(backend)}
+    consts = np.array([per_backend[b] for b in backend], dtype=float).reshape(-1, 3)
     bw_eff, prefill_eff, overhead_s = consts[:, 0], consts[:, 1], consts[:, 2]
-    prompt = g["prompt_tokens"].to_numpy(dtype=float)
-    gen = g["gen_tokens"].to_numpy(dtype=float)
-    context = g["context"].to_numpy(dtype=float)
-    kv_elem = g["kv_bytes_per_element"].to_numpy(dtype=float)
+    prompt = g["prompt_tokens"].astype(float)
+    gen = g["gen_tokens"].astype(float)
+    context = g["context"].astype(float)
+    kv_elem = g["kv_bytes_per_element"].astype(float)
 
     # --- memory, per GPU ---
-    device = mem.usable_device_bytes(g["memory_gib"].to_numpy(dtype=float), is_apple)
+    device = mem.usable_device_bytes(g["memory_gib"].astype(float), is_apple)
     weights_total = mem.model_weight_bytes(model, fmt)
     weights_pg = weights_total * (1.0 - off) / n  # offloaded layers live in system RAM
     runtime_pg = mem.runtime_bytes(engine, device)
@@ -106,7 +126,7 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     kv_seq_total = arch.kv_cache_bytes(model, kv_tokens, 1.0, kv_elem, mla_compressed=engine.mla_compressed,
                                        window_capped=engine.window_capped)
     kv_seq_pg = kv_seq_total * kv_share * (1.0 - off)
-    batch = g["batch"].to_numpy(dtype=float)
+    batch = g["batch"].astype(float)
     want_max = np.isnan(batch)
     act_one = mem.activation_bytes(model, engine, prompt, 1.0)
     free_pg = device - weights_pg - runtime_pg - act_one
@@ -136,13 +156,14 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     out["system_ram_gib"] = (weights_total + kv_seq_total * batch) * off / GIB
 
     # --- speed ---
-    bw = g["memory_bw_gbs"].to_numpy(dtype=float) * 1e9
-    peak = _peak_flops(g, fmt, engine)
+    bw = g["memory_bw_gbs"].astype(float) * 1e9
+    peak = _peak_flops(g, fmt)
     active = arch.params_active(model)
     # pipeline split: the GPUs (or nodes) take turns, no single-stream speed-up
     split = np.where(is_tp, tp_degree, 1.0)
-    link_gbs = np.where(g["nvlink_gbs"].notna(), g["nvlink_gbs"].to_numpy(dtype=float) / 2.0, PCIE_ALLREDUCE_GBS)
-    per_gpu_latency = np.where(g["nvlink_gbs"].notna(), ALLREDUCE_LATENCY_PER_GPU_S["nvlink"],
+    has_nvlink = ~np.isnan(g["nvlink_gbs"])
+    link_gbs = np.where(has_nvlink, g["nvlink_gbs"] / 2.0, PCIE_ALLREDUCE_GBS)
+    per_gpu_latency = np.where(has_nvlink, ALLREDUCE_LATENCY_PER_GPU_S["nvlink"],
                                ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
     latency, latency_tp = n * per_gpu_latency, tp_degree * per_gpu_latency
 
@@ -174,7 +195,7 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
                                    weights_total / split, bw, bw_eff, overhead_s)
     # llama.cpp runs large batches of offloaded layers on the GPU, copying their weights over PCIe once per
     # micro-batch of n_ubatch tokens
-    pcie = tp.pcie_bytes_per_s(g["pcie_gen"].to_numpy(dtype=float), g["pcie_lanes"].to_numpy(dtype=float))
+    pcie = tp.pcie_bytes_per_s(g["pcie_gen"].astype(float), g["pcie_lanes"].astype(float))
     with np.errstate(invalid="ignore"):
         t_prefill = t_prefill + np.where(off > 0, weights_total * off * np.ceil(prompt / LLAMA_CPP_UBATCH) / pcie, 0.0)
     for key, value in parts.items():
@@ -192,7 +213,5 @@ def _evaluate_group(model: ModelSpec, g: pd.DataFrame, quant: str, engine_name: 
     out["decode_tps_high"] = decode / DECODE_RATIO_P10
     out["bound"] = np.where(memory_bound, "memory", "compute")
     out["peak_flops_known"] = ~np.isnan(peak)
-    out["weights_bytes_total"] = np.full(len(g), weights_total)
-    # one frame built at once (setting columns one by one on a DataFrame is the slow part)
-    return pd.concat([g.drop(columns=[c for c in out if c in g.columns]),
-                      pd.DataFrame(out, index=g.index)], axis=1)
+    out["weights_bytes_total"] = np.full(len(n), weights_total)
+    return out

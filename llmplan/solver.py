@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from llmplan import cost
-from llmplan.engines import backend_for, format_support, resolve_engine
+from llmplan.engines import GPUS_PER_NODE, backend_for, format_support, resolve_engine
 from llmplan.errors import InvalidInputError
 from llmplan.evaluate import evaluate, gpu_frame
 from llmplan.quant import FIT_LADDER_GGUF, FIT_LADDER_SERVING, parse_quant
@@ -94,25 +94,30 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
             if fmt.kind not in engine.quant_kinds:
                 continue
             combos.append((engine, fmt, engine.parallel_modes[0]))
-    rows = []
+    vendor_ok = (frame["vendor"].str.lower() != "apple").to_numpy() & (frame["form_factor"] != "laptop").to_numpy()
+    server_ok = frame["form_factor"].isin(["sxm", "oam"]).to_numpy()
+    backend = frame["backend"].to_numpy()
+    picks: list[np.ndarray] = []
+    labels: list[tuple[int, str, str, str, int]] = []
     for engine, fmt, parallel in combos:
-        engine_name, quant, backends = engine.name, fmt.name, engine.backends
-        runs = [not engine.vendor_rules or format_support(fmt.kind, a, f)[0]
-                for a, f in zip(frame["architecture"], frame["has_fp8"])]
-        ok = frame[frame["backend"].isin(backends) & np.array(runs, dtype=bool)]
+        runs = np.array([not engine.vendor_rules or format_support(fmt.kind, a, f)[0]
+                         for a, f in zip(frame["architecture"], frame["has_fp8"])], dtype=bool)
+        ok = np.isin(backend, list(engine.backends)) & runs
         for n in GPU_COUNTS + (MULTI_NODE_COUNTS if parallel == "tp" else ()):
-            sub = ok
-            if n > 8:
-                sub = sub[sub["form_factor"].isin(["sxm", "oam"])]
-            if n > 1:  # one Apple SoC or laptop GPU per machine; TP needs heads divisible by n
-                sub = sub[(sub["vendor"].str.lower() != "apple") & (sub["form_factor"] != "laptop")]
-                if parallel == "tp" and model.num_attention_heads % n:
-                    continue
-            part = sub.assign(num_gpus=n, quant=quant, engine=engine_name, parallel=parallel)
-            rows.append(part)
-    if not rows:
+            mask = ok & (vendor_ok if n > 1 else True) & (server_ok if n > GPUS_PER_NODE else True)
+            # one Apple SoC or laptop GPU per machine; TP needs the heads to divide by the GPUs of a node
+            if parallel == "tp" and n > 1 and model.num_attention_heads % min(n, GPUS_PER_NODE):
+                continue
+            index = np.flatnonzero(mask)
+            picks.append(index)
+            labels.append((len(index), n, fmt.name, engine.name, parallel))
+    if not picks or not sum(len(p) for p in picks):
         raise InvalidInputError("no engine in the search runs the requested quantization")
-    grid = pd.concat(rows, ignore_index=True)
+    grid = frame.iloc[np.concatenate(picks)].reset_index(drop=True)
+    sizes = [size for size, *_ in labels]
+    for position, column in enumerate(("num_gpus", "quant", "engine", "parallel"), start=1):
+        grid[column] = np.repeat([label[position] for label in labels], sizes)
+    grid["num_gpus"] = grid["num_gpus"].astype(int)
     grid["batch"] = float(req.users)
     grid["prompt_tokens"] = req.prompt_tokens
     grid["gen_tokens"] = req.gen_tokens
@@ -143,8 +148,9 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     ev["cost_key"] = price
     # quality saturates at 8 bits (Q8_0 vs F16: +0.0004 perplexity on LLaMA-7B, quant.PPL_DELTA_LLAMA1_7B),
     # while 16 bit halves the speed: prefer the most precise option up to 8.5 bpw
-    ev["bpw"] = ev["quant"].map(lambda q: min(parse_quant(q).body_bpw, QUALITY_SATURATION_BPW))
-    ev["reason"], ev["stage"] = _binding_reason(ev, req)
+    bpw = {q: min(parse_quant(q).body_bpw, QUALITY_SATURATION_BPW) for q in ev["quant"].unique()}
+    ev["bpw"] = ev["quant"].map(bpw)
+    ev["stage"] = _stages(ev, req)
     ev["ok"] = ev["stage"] == 4
     notes = []
     if ev["cost_key"].isna().all():
@@ -155,8 +161,10 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
             .drop_duplicates(["name", "num_gpus"]).sort_values(["cost_key", "decode_tps"], ascending=[True, False]))
     best = best.copy()
     best["pareto"] = _pareto(best["cost_key"].to_numpy(), best["decode_tps"].to_numpy())
-    best["reason"] = [_accept_reason(r, req) for r in best.itertuples()]
-    failed_hw = ev[~ev.set_index(["name", "num_gpus"]).index.isin(best.set_index(["name", "num_gpus"]).index)]
+    best["reason"] = [_accept_reason(r, req) for r in
+                      best[["quant", "vram_gib_per_gpu", "gpu_memory_gib", "decode_tps_per_seq"]].itertuples()]
+    chosen = set(zip(best["name"], best["num_gpus"]))
+    failed_hw = ev[[key not in chosen for key in zip(ev["name"], ev["num_gpus"])]]
     nearest = (failed_hw.sort_values(["stage", "bpw"], ascending=[False, True])
                .drop_duplicates(["name", "num_gpus"]))
     nearest = nearest[nearest["stage"] > 0]  # unpriced hardware is no answer to "what should I buy"
@@ -165,16 +173,21 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     # the K cheapest, plus every Pareto option beyond them (the fastest answer within the budget)
     shown = best.head(req.top)
     shown = pd.concat([shown, best[best["pareto"] & ~best.index.isin(shown.index)]])
-    return FitResult(shown, nearest.head(req.top), searched=len(ev), notes=notes)
+    nearest = nearest.head(req.top).copy()
+    nearest["reason"] = [_binding_reason(r, req) for r in nearest[[
+        "stage", "name", "num_gpus", "quant", "batch", "vram_gib_per_gpu", "gpu_memory_gib", "decode_tps_per_seq",
+        "ttft_s", "upfront_usd", "rent_usd_per_hour", "usd_per_month"]].itertuples()]
+    return FitResult(shown, nearest, searched=len(ev), notes=notes)
 
 
-def _binding_reason(ev: pd.DataFrame, req: FitRequest) -> tuple[pd.Series, np.ndarray]:
-    """The first constraint each option fails, as one line ('' when it passes all), and how far it got:
-    0 not priced, 1 memory, 2 speed, 3 budget, 4 accepted (higher = nearer to accepted)."""
+def _stages(ev: pd.DataFrame, req: FitRequest) -> np.ndarray:
+    """How far each option got, vectorised: 0 not priced, 1 does not fit, 2 too slow, 3 over budget,
+    4 accepted (higher = nearer to accepted)."""
     no_price = ev["cost_key"].isna().to_numpy()
     no_fit = ~ev["fits"].to_numpy(dtype=bool)
-    per_user = ev["decode_tps_per_seq"].to_numpy(dtype=float)
-    slow = np.zeros(len(ev), dtype=bool) if not req.tps_per_user else ~(per_user >= req.tps_per_user)
+    slow = np.zeros(len(ev), dtype=bool)
+    if req.tps_per_user:
+        slow |= ~(ev["decode_tps_per_seq"].to_numpy(dtype=float) >= req.tps_per_user)
     if req.ttft_s:
         slow |= ~(ev["ttft_s"].to_numpy(dtype=float) <= req.ttft_s)
     over = np.zeros(len(ev), dtype=bool)
@@ -184,34 +197,27 @@ def _binding_reason(ev: pd.DataFrame, req: FitRequest) -> tuple[pd.Series, np.nd
         over |= (ev["rent_usd_per_hour"] > req.hourly_budget_usd).to_numpy()
     if req.mode == "rent" and req.monthly_budget_usd:
         over |= (ev["usd_per_month"] > req.monthly_budget_usd).to_numpy()
-    stage = np.select([no_price, no_fit, slow, over], [0, 1, 2, 3], default=4)
-    price_word = "no price in the GPU table" if req.mode == "buy" else "no rental price in the GPU table"
-    reasons = []
-    for st, r in zip(stage, ev[["name", "num_gpus", "quant", "batch", "vram_gib_per_gpu", "gpu_memory_gib",
-                                "decode_tps_per_seq", "upfront_usd", "rent_usd_per_hour", "usd_per_month",
-                                "ttft_s"]].itertuples(index=False)):
-        if st == 4:
-            reasons.append("")
-        elif st == 0:
-            reasons.append(price_word)
-        elif st == 1:
-            reasons.append(f"needs {r.vram_gib_per_gpu:.1f} GiB per GPU, {r.name} has {r.gpu_memory_gib:.1f} GiB "
-                           f"({r.quant})")
-        elif st == 2:
-            users = int(r.batch)
-            hw = f"{int(r.num_gpus)}x {r.name} fits but "
-            if req.tps_per_user and not r.decode_tps_per_seq >= req.tps_per_user:
-                reasons.append(f"{hw}reaches {r.decode_tps_per_seq:.0f} tok/s per user ({r.quant}, {users} "
-                               f"user{'s' if users > 1 else ''}); target {req.tps_per_user:g}")
-            else:
-                reasons.append(f"{hw}first token takes {r.ttft_s:.2f} s ({r.quant}); target {req.ttft_s:g} s")
-        elif req.mode == "buy":
-            reasons.append(f"costs ${r.upfront_usd:,.0f}; budget ${req.budget_usd:,.0f}")
-        elif req.hourly_budget_usd and r.rent_usd_per_hour > req.hourly_budget_usd:
-            reasons.append(f"costs ${r.rent_usd_per_hour:.2f}/h; budget ${req.hourly_budget_usd:.2f}/h")
-        else:
-            reasons.append(f"costs ${r.usd_per_month:,.0f}/month; budget ${req.monthly_budget_usd:,.0f}/month")
-    return pd.Series(reasons, index=ev.index), stage
+    return np.select([no_price, no_fit, slow, over], [0, 1, 2, 3], default=4)
+
+
+def _binding_reason(r, req: FitRequest) -> str:
+    """The first constraint an option (a row of the evaluated table) fails, as one line."""
+    if r.stage == 0:
+        return "no price in the GPU table" if req.mode == "buy" else "no rental price in the GPU table"
+    if r.stage == 1:
+        return f"needs {r.vram_gib_per_gpu:.1f} GiB per GPU, {r.name} has {r.gpu_memory_gib:.1f} GiB ({r.quant})"
+    if r.stage == 2:
+        users = int(r.batch)
+        hw = f"{int(r.num_gpus)}x {r.name} fits but "
+        if req.tps_per_user and not r.decode_tps_per_seq >= req.tps_per_user:
+            return (f"{hw}reaches {r.decode_tps_per_seq:.0f} tok/s per user ({r.quant}, {users} "
+                    f"user{'s' if users > 1 else ''}); target {req.tps_per_user:g}")
+        return f"{hw}first token takes {r.ttft_s:.2f} s ({r.quant}); target {req.ttft_s:g} s"
+    if req.mode == "buy":
+        return f"costs ${r.upfront_usd:,.0f}; budget ${req.budget_usd:,.0f}"
+    if req.hourly_budget_usd and r.rent_usd_per_hour > req.hourly_budget_usd:
+        return f"costs ${r.rent_usd_per_hour:.2f}/h; budget ${req.hourly_budget_usd:.2f}/h"
+    return f"costs ${r.usd_per_month:,.0f}/month; budget ${req.monthly_budget_usd:,.0f}/month"
 
 
 def _accept_reason(r, req: FitRequest) -> str:
