@@ -114,7 +114,8 @@ def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
         elif r.get("segment") == "apple":
             notes.append("Apple: one machine, no multi-GPU; unified memory shared with macOS")
         elif r.get("segment") == "datacenter":
-            notes.append("datacenter: ECC, rated for 24/7, passive cooling needs a server chassis")
+            notes.append("datacenter: ECC, rated for 24/7, enterprise support; passive cooling needs a server chassis "
+                         "with its airflow and power; resale market mostly B2B")
         rows.append({
             "rank": i if accepted else None, "gpu": r["name"], "num_gpus": int(r["num_gpus"]),
             "segment": r["segment"], "vendor": r["vendor"], "quant": r["quant"], "engine": r["engine"], "parallel": r["parallel"],
