@@ -28,7 +28,7 @@ def test_version():
     assert r.exit_code == 0 and r.stdout.strip() == f"llmplan {__version__}"
 
 
-@pytest.mark.parametrize("cmd", [["fit"], ["estimate"], ["gpus"], ["gpus", "show"], ["gpus", "compare"], ["info"],
+@pytest.mark.parametrize("cmd", [["fit"], ["estimate"], ["gpus"], ["gpus", "show"], ["gpus", "compare"], ["info"], ["train"],
                                  ["models"], ["validate"]])
 def test_every_command_has_help_with_examples(cmd):
     r = run(*cmd, "--help")
@@ -192,3 +192,14 @@ def test_validate_prints_headline_per_source():
     assert {"decode_b1", "prefill"} <= set(head)
     assert all(0 <= x["within_25"] <= 1 for x in rows)
     assert any(x["by"] == "source" for x in rows)
+
+
+def test_train_command():
+    r = run("train", "llama-3.1-8b", "--method", "qlora", "--gpu", "RTX 4090", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["fits"] is True and obj["trainable_params"] > 0
+    r = run("train", "llama-3.1-70b", "--method", "full", "--gpu", "H100 SXM", "--format", "json")
+    assert json.loads(r.stdout)["fits"] is False
+    r = run("train", "llama-3.1-8b", "--method", "dpo")
+    assert r.exit_code != 0 and "method must be" in r.stderr

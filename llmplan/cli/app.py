@@ -321,6 +321,47 @@ def models(
     views.show_models(rows, fmt, gpu)
 
 
+# ----------------------------------------------------------------------------------------- train
+
+@app.command(epilog="Examples:\n\n  llmplan train llama-3.1-8b --method qlora --gpu \"RTX 4090\"\n\n"
+             "  llmplan train llama-3.1-70b --method full --gpu \"H100 SXM\" --num-gpus 16 --zero 3 --seq-len 4096")
+@guarded
+def train(
+    model: Annotated[str, typer.Argument(help="Hub repo id or short name")],
+    gpu: Annotated[Optional[str], typer.Option("--gpu", help="GPU to check the fit against")] = None,
+    num_gpus: Annotated[int, typer.Option("--num-gpus", help="Data-parallel GPUs (ZeRO shards over them)")] = 1,
+    method: Annotated[str, typer.Option("--method", help="full | lora | qlora")] = "lora",
+    zero: Annotated[int, typer.Option("--zero", help="ZeRO stage 0-3 (3 = FSDP full shard)")] = 0,
+    optimizer: Annotated[str, typer.Option("--optimizer", help="adamw | adamw-8bit | sgd")] = "adamw",
+    batch: Annotated[int, typer.Option("--batch", help="Micro-batch per GPU")] = 1,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Tokens per sequence")] = 2048,
+    checkpointing: Annotated[bool, typer.Option("--checkpointing/--no-checkpointing",
+                                                help="Activation (gradient) checkpointing")] = True,
+    lora_rank: Annotated[int, typer.Option("--lora-rank", help="LoRA rank")] = 16,
+    lora_targets: Annotated[str, typer.Option("--lora-targets", help="Comma list of q,k,v,o,gate,up,down")
+                            ] = "q,k,v,o,gate,up,down",
+    fmt: FormatOpt = OutputFormat.table,
+    gpu_file: GpuFileOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Memory per GPU to fine-tune or train MODEL: weights, gradients, optimizer state, activations."""
+    from llmplan.cli import views
+    from llmplan.training import training_memory
+
+    spec = _model(model, token)
+    mem = training_memory(spec, method=method.strip().lower(), num_gpus=num_gpus, zero_stage=zero,
+                          optimizer=optimizer.strip().lower(), batch=batch, seq_len=seq_len,
+                          checkpointing=checkpointing, lora_rank=lora_rank,
+                          lora_targets=tuple(t.strip() for t in lora_targets.split(",") if t.strip()))
+    card = None
+    if gpu:
+        from llmplan.gpus import resolve_gpu
+
+        card, warnings = resolve_gpu(gpu, _gpus(gpu_file))
+        _warn(warnings)
+    views.show_training(spec, mem, card, fmt, method=method, num_gpus=num_gpus, zero=zero)
+
+
 # -------------------------------------------------------------------------------------- validate
 
 @app.command(epilog="Examples:\n\n  llmplan validate\n\n  llmplan validate --rows validate-only --by engine\n\n"

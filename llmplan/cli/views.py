@@ -504,3 +504,33 @@ def show_models(rows: list[dict], fmt: OutputFormat, gpu: str | None) -> None:
     emit(rows, fmt, columns=columns, headers=headers, title=f"{len(rows)} models" + (f" that fit {gpu}" if gpu else ""))
     if fmt is OutputFormat.table:
         message("offline: the embedded catalog (popularity figures need the Hub)")
+
+
+# -------------------------------------------------------------------------------------- train
+
+def show_training(model: ModelSpec, mem, gpu, fmt: OutputFormat, *, method: str, num_gpus: int, zero: int) -> None:
+    from llmplan.engines import CUDA_CONTEXT_GIB, GIB
+
+    runtime = CUDA_CONTEXT_GIB * GIB
+    total = mem.total_bytes + runtime
+    row = {"model": model.repo_id, "method": method, "num_gpus": num_gpus, "zero_stage": zero,
+           "trainable_params": int(mem.trainable_params), "weights_gib": mem.weights_bytes / GIB,
+           "gradients_gib": mem.gradients_bytes / GIB, "optimizer_gib": mem.optimizer_bytes / GIB,
+           "activations_gib": mem.activations_bytes / GIB, "runtime_overhead_gib": runtime / GIB,
+           "total_gib_per_gpu": total / GIB, "gpu": gpu.name if gpu else None,
+           "gpu_memory_gib": gpu.memory_gib if gpu else None,
+           "fits": (total <= gpu.memory_gib * GIB) if gpu else None}
+    if fmt is not OutputFormat.table:
+        emit([row], fmt, single=True)
+        return
+    pairs = [("trainable parameters", f"{mem.trainable_params / 1e6:,.1f} M"),
+             ("weights", f"{row['weights_gib']:.2f} GiB"), ("gradients", f"{row['gradients_gib']:.2f} GiB"),
+             ("optimizer state", f"{row['optimizer_gib']:.2f} GiB"),
+             ("activations", f"{row['activations_gib']:.2f} GiB"),
+             ("runtime overhead", f"{row['runtime_overhead_gib']:.2f} GiB"),
+             ("total per GPU", f"{row['total_gib_per_gpu']:.2f} GiB")]
+    if gpu:
+        pairs.append(("fits", f"{'yes' if row['fits'] else 'NO'} on {gpu.name} ({gpu.memory_gib:g} GiB)"))
+    print_kv(pairs, title=f"{model.repo_id}: {method} training, {num_gpus} GPU(s), ZeRO {zero}")
+    message("model states per the ZeRO paper (16 bytes/param for mixed-precision AdamW); activations per "
+            "Korthikanti et al. 2022 with FlashAttention; see llmplan/training.py")
