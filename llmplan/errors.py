@@ -29,6 +29,10 @@ class HubError(LlmplanError):
     """The Hub could not answer (offline, timeout, gated, rate-limited)."""
 
 
+class NoConfigError(HubError):
+    """The repository has no config.json (GGUF-only or not a transformers model)."""
+
+
 class GatedModelError(HubError):
     """The repository is gated and no (valid) token was given."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from llmplan.catalog import find_in_catalog, unknown_model
-from llmplan.errors import GatedModelError, HubError, UnknownModelError
+from llmplan.errors import GatedModelError, HubError, NoConfigError, UnknownModelError
 from llmplan.records import ModelSpec
 
 
@@ -29,7 +29,7 @@ def resolve_model(name: str, *, use_hub: bool = True, token: str | None = None) 
 
     try:
         return hub.fetch_model_spec(name.strip(), token=token), []
-    except GatedModelError:
+    except (GatedModelError, NoConfigError):
         raise
     except UnknownModelError:
         raise unknown_model(name, "not in the embedded catalog nor on the Hub") from None

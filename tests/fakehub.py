@@ -3,9 +3,15 @@
 Serves on 127.0.0.1 (an OS-chosen port) in a background thread:
 
 - ``GET /api/models/{org}/{name}`` and ``.../revision/{rev}``: the repo's model-info JSON plus ``id``;
-  ``expand=`` (or ``expand[]=``) returns only those keys plus ``id``.
-- ``GET /api/models?search=&author=&pipeline_tag=&filter=&sort=&limit=``: a JSON list, paginated with a
-  ``Link: <...>; rel="next"`` header.
+  ``expand=`` (or ``expand[]=``) returns only those keys plus ``id``; without it ``sha`` and ``siblings``
+  are added, and ``blobs=true`` (what ``model_info(files_metadata=True)`` sends) gives each sibling its
+  ``size`` and ``blobId`` (and ``lfs`` for weight files).
+- ``GET /api/models?search=&author=&pipeline_tag=&filter=&num_parameters=&sort=&limit=``: a JSON list.
+  ``search`` is a case-insensitive substring of the id; every ``filter`` must be one of the repo's tags
+  (``license:mit``); ``num_parameters`` ("min:6B,max:14B", units K/M/B/T) keeps repos whose
+  ``safetensors.total`` is in range (unknown: left out); ``sort`` (an info key such as downloads,
+  trendingScore, lastModified) is descending. ``limit`` is the page size (at most ``page_size``), and
+  further pages follow through a ``Link: <...>; rel="next"`` header, as on the Hub.
 - ``HEAD``/``GET /{org}/{name}/resolve/{rev}/{path}``: the file, with ``X-Repo-Commit`` and ``ETag``; honours
   ``Range: bytes=a-b`` (206 + Content-Range).
 - Errors the way the Hub sends them, through ``X-Error-Code``: RepoNotFound (404), GatedRepo (401),
@@ -32,8 +38,10 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 @dataclass
 class FakeRepo:
     """One model repository: ``info`` is the model-info JSON (``id`` is added), ``files`` maps a path to
-    its content (bytes, str, or a dict/list served as JSON). A gated repo serves files only to a request
-    bearing one of ``tokens``."""
+    its content (bytes, str, or a dict/list served as JSON); ``sizes`` maps a path to a size in bytes for
+    the file metadata (``blobs=true``): a path only in ``sizes`` is listed but cannot be downloaded, which
+    stands in for multi-GB weight files. A gated repo serves files only to a request bearing one of
+    ``tokens``."""
 
     repo_id: str
     info: dict = field(default_factory=dict)
@@ -41,6 +49,7 @@ class FakeRepo:
     gated: bool = False
     tokens: tuple[str, ...] = ()
     commit: str = ""
+    sizes: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.commit = self.commit or hashlib.sha1(self.repo_id.encode()).hexdigest()
@@ -55,6 +64,22 @@ class FakeRepo:
             return content.encode()
         return json.dumps(content).encode()
 
+    def siblings(self, blobs: bool) -> list[dict]:
+        """The ``siblings`` of the model info; with ``blobs`` each carries size, blobId (and lfs)."""
+        out = []
+        for path in list(self.files) + [p for p in self.sizes if p not in self.files]:
+            sibling = {"rfilename": path}
+            if blobs:
+                data = self.file_bytes(path) or b""
+                size = self.sizes.get(path, len(data))
+                oid = hashlib.sha1(path.encode() + data).hexdigest()
+                sibling |= {"size": size, "blobId": oid}
+                if path.endswith((".gguf", ".safetensors", ".bin")):
+                    sibling["lfs"] = {"size": size, "sha256": hashlib.sha256(oid.encode()).hexdigest(),
+                                      "pointerSize": 134}
+            out.append(sibling)
+        return out
+
 
 class FakeHub:
     """The fake Hub server. Use as a context manager, or call start()/stop()."""
@@ -64,6 +89,7 @@ class FakeHub:
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, path+query, headers)
         self.max_lifetime_s = max_lifetime_s
         self.page_size = page_size
+        self.honour_num_parameters = True  # False plays a mirror that ignores the num_parameters filter
         self._failure: tuple[str, str, float, int] | None = None  # (mode, scope, seconds, status)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -74,8 +100,9 @@ class FakeHub:
     # -- fixtures -------------------------------------------------------------------------------------
 
     def add_model(self, repo_id: str, info: dict | None = None, files: dict | None = None, *,
-                  gated: bool = False, tokens: tuple[str, ...] = ()) -> FakeRepo:
-        repo = FakeRepo(repo_id, dict(info or {}), dict(files or {}), gated, tuple(tokens))
+                  gated: bool = False, tokens: tuple[str, ...] = (), sizes: dict | None = None) -> FakeRepo:
+        repo = FakeRepo(repo_id, dict(info or {}), dict(files or {}), gated, tuple(tokens),
+                        sizes=dict(sizes or {}))
         if gated:
             repo.info["gated"] = repo.info.get("gated") or "manual"
         self.repos[repo_id] = repo
@@ -208,25 +235,28 @@ class _Handler(BaseHTTPRequestHandler):
         def one(key: str) -> str:
             return (query.get(key) or [""])[0]
 
-        models = [_expanded(r, query) for r in self.hub.repos.values()]
-        full = {r.repo_id: r.info for r in self.hub.repos.values()}
         search, author, tag = one("search").lower(), one("author"), one("pipeline_tag")
         filters = query.get("filter", []) + query.get("filter[]", [])
-        models = [m for m in models
-                  if search in m["id"].lower() and (not author or m["id"].split("/")[0] == author)
-                  and (not tag or full[m["id"]].get("pipeline_tag") == tag)
-                  and all(f in (full[m["id"]].get("tags") or []) for f in filters)]
+        try:
+            lo, hi = _param_range(one("num_parameters")) if self.hub.honour_num_parameters else (None, None)
+        except ValueError:
+            return self._error(400, "BadRequest", "Invalid num_parameters")
+        repos = [r for r in self.hub.repos.values()
+                 if search in r.repo_id.lower() and (not author or r.repo_id.split("/")[0] == author)
+                 and (not tag or r.info.get("pipeline_tag") == tag)
+                 and all(f in (r.info.get("tags") or []) for f in filters)
+                 and _in_range(r.info, lo, hi)]
         sort = one("sort")
-        if sort:
-            models.sort(key=lambda m: full[m["id"]].get(sort) or 0, reverse=True)
-        limit = int(one("limit") or 0) or None
-        models = models[:limit]
+        if sort:  # descending; repos without the key last
+            repos.sort(key=lambda r: (0, 0) if r.info.get(sort) is None else (1, r.info[sort]), reverse=True)
+        limit = int(one("limit") or 0)
+        size = min(limit, self.hub.page_size) if limit > 0 else self.hub.page_size
         offset = int(one("offset") or 0)
-        page = models[offset:offset + self.hub.page_size]
+        page = [_expanded(r, query) for r in repos[offset:offset + size]]
         headers = {}
-        if offset + self.hub.page_size < len(models):
+        if offset + size < len(repos):
             rest = {k: v for k, v in query.items() if k != "offset"}
-            nxt = urlencode([(k, x) for k, v in rest.items() for x in v] + [("offset", offset + self.hub.page_size)])
+            nxt = urlencode([(k, x) for k, v in rest.items() for x in v] + [("offset", offset + size)])
             headers["Link"] = f'<{self.hub.url}/api/models?{nxt}>; rel="next"'
         self._json(200, page, headers)
 
@@ -279,8 +309,31 @@ def _expanded(repo: FakeRepo, query: dict) -> dict:
     keys = query.get("expand", []) + query.get("expand[]", [])
     info = repo.info if not keys else {k: v for k, v in repo.info.items() if k in keys}
     if not keys:
-        info = info | {"sha": repo.commit, "siblings": [{"rfilename": f} for f in repo.files]}
+        blobs = (query.get("blobs") or [""])[0].lower() == "true"
+        info = info | {"sha": repo.commit, "siblings": repo.siblings(blobs)}
     return {"id": repo.repo_id} | info
+
+
+_UNITS = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+
+
+def _param_range(spec: str) -> tuple[float | None, float | None]:
+    """"min:6B,max:14B" -> (6e9, 14e9); "" -> (None, None); ValueError if malformed."""
+    bounds: dict[str, float] = {}
+    for part in filter(None, spec.split(",")):
+        m = re.fullmatch(r"(min|max):(\d+(?:\.\d+)?)([KMBT]?)", part.strip(), re.IGNORECASE)
+        if not m or m.group(1).lower() in bounds:
+            raise ValueError(spec)
+        bounds[m.group(1).lower()] = float(m.group(2)) * _UNITS[m.group(3).upper()]
+    return bounds.get("min"), bounds.get("max")
+
+
+def _in_range(info: dict, lo: float | None, hi: float | None) -> bool:
+    if lo is None and hi is None:
+        return True
+    st = info.get("safetensors")
+    total = st.get("total") if isinstance(st, dict) else None
+    return isinstance(total, int) and (lo is None or total >= lo) and (hi is None or total <= hi)
 
 
 def _bearer(value: str | None) -> str | None:

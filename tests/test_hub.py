@@ -15,12 +15,13 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
 from fakehub import FakeHub
 from llmplan import hub
-from llmplan.errors import GatedModelError, HubError, LlmplanError, UnknownModelError
+from llmplan.errors import GatedModelError, HubError, InvalidInputError, LlmplanError, UnknownModelError
 from llmplan.records import ModelSpec
 from llmplan.resolve import resolve_model
 from test_hfconfig import DEEPSEEK_V3, GEMMA_3_4B_IT, LLAMA_2_7B
@@ -282,6 +283,327 @@ def test_every_failure_is_an_llmplan_error(fake_hub, tmp_path):
             _fetch(fake_hub, "org/llama", tmp_path)
 
 
+# -- search_models -------------------------------------------------------------------------------------------
+
+def _listing(downloads, likes, trending, modified, *, total=None, license=None, pipeline_tag="text-generation",
+             **extra):
+    """A repo as the Hub lists it (the properties search_models expands)."""
+    info = _info(total=total, license=license, pipeline_tag=pipeline_tag, downloads=downloads, likes=likes,
+                 trendingScore=trending, lastModified=f"{modified}T12:00:00.000Z")
+    return info | extra
+
+
+@pytest.fixture
+def catalogue(fake_hub):
+    """Five Qwen-like repos and two others, with distinct downloads / likes / trending / dates."""
+    fake_hub.add_model("Qwen/Qwen3-8B", _listing(900, 40, 70, "2025-05-01", total=8_190_735_360,
+                                                 license="apache-2.0"))
+    fake_hub.add_model("Qwen/Qwen3-14B", _listing(500, 90, 20, "2025-06-01", total=14_768_307_200,
+                                                  license="apache-2.0"))
+    fake_hub.add_model("Qwen/Qwen3-0.6B", _listing(2000, 10, 50, "2025-04-01", total=751_632_384,
+                                                   license="apache-2.0"))
+    fake_hub.add_model("someone/qwen3-8b-mit-finetune", _listing(300, 60, 90, "2025-07-01", total=8_190_735_360,
+                                                                 license="mit"))
+    fake_hub.add_model("Qwen/Qwen3-Embedding-8B", _listing(800, 80, 80, "2025-08-01", total=7_567_295_488,
+                                                           license="apache-2.0", pipeline_tag="feature-extraction"))
+    fake_hub.add_model("meta-llama/Llama-3.1-8B", _listing(5000, 500, 100, "2024-09-01", total=8_030_261_248,
+                                                           license="llama3.1", gated="manual"))
+    fake_hub.add_model("org/no-metadata", {"downloads": 1})
+    return fake_hub
+
+
+def _search(hub_, **kw):
+    return hub.search_models(endpoint=hub_.url, **kw)
+
+
+def _query(fake_hub, i=-1) -> dict:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(fake_hub.requests[i][1]).query)
+
+
+def test_search_by_text_pipeline_and_licence_gives_plain_dicts_best_first(catalogue):
+    rows = _search(catalogue, search="qwen3", pipeline_tag="text-generation", license="apache-2.0")
+    assert [r["repo_id"] for r in rows] == ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "Qwen/Qwen3-14B"]
+    assert rows[1] == {"repo_id": "Qwen/Qwen3-8B", "downloads": 900, "likes": 40, "trending_score": 70,
+                       "last_modified": "2025-05-01T12:00:00Z", "pipeline_tag": "text-generation", "gated": False,
+                       "license": "apache-2.0", "params_total": 8_190_735_360, "library_name": "transformers"}
+    query = _query(catalogue)
+    assert (query["search"], query["pipeline_tag"], query["filter"], query["sort"], query["limit"]) == \
+        (["qwen3"], ["text-generation"], ["license:apache-2.0"], ["downloads"], ["50"])
+    assert sorted(query["expand"]) == sorted(hub.SEARCH_EXPAND) and "num_parameters" not in query
+    assert len(catalogue.requests) == 1
+
+
+@pytest.mark.parametrize("sort, wire, expected", [
+    ("downloads", "downloads",
+     ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "Qwen/Qwen3-14B", "someone/qwen3-8b-mit-finetune"]),
+    ("likes", "likes", ["Qwen/Qwen3-14B", "someone/qwen3-8b-mit-finetune", "Qwen/Qwen3-8B", "Qwen/Qwen3-0.6B"]),
+    ("trending", "trendingScore",
+     ["someone/qwen3-8b-mit-finetune", "Qwen/Qwen3-8B", "Qwen/Qwen3-0.6B", "Qwen/Qwen3-14B"]),
+    ("recent", "lastModified",
+     ["someone/qwen3-8b-mit-finetune", "Qwen/Qwen3-14B", "Qwen/Qwen3-8B", "Qwen/Qwen3-0.6B"]),
+    ("trending_score", "trendingScore",
+     ["someone/qwen3-8b-mit-finetune", "Qwen/Qwen3-8B", "Qwen/Qwen3-0.6B", "Qwen/Qwen3-14B"]),
+])
+def test_search_sort_orders(catalogue, sort, wire, expected):
+    rows = _search(catalogue, search="qwen3", pipeline_tag="text-generation", sort=sort)
+    assert [r["repo_id"] for r in rows] == expected
+    assert _query(catalogue)["sort"] == [wire]
+
+
+def test_search_row_fields_for_a_gated_repo_and_one_without_metadata(catalogue):
+    rows = _search(catalogue, sort="downloads")
+    llama, bare = rows[0], rows[-1]
+    assert (llama["repo_id"], llama["gated"], llama["license"], llama["params_total"]) == \
+        ("meta-llama/Llama-3.1-8B", True, "llama3.1", 8_030_261_248)
+    assert bare == {"repo_id": "org/no-metadata", "downloads": 1, "likes": 0, "trending_score": 0,
+                    "last_modified": "", "pipeline_tag": "", "gated": False, "license": "", "params_total": None,
+                    "library_name": ""}
+
+
+def test_search_follows_pagination_up_to_the_limit(catalogue):
+    catalogue.page_size = 2  # the Hub's pages hold `limit` rows at most; this fake's hold 2
+    rows = _search(catalogue, search="qwen", limit=5)
+    assert [r["repo_id"] for r in rows] == ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "Qwen/Qwen3-Embedding-8B",
+                                            "Qwen/Qwen3-14B", "someone/qwen3-8b-mit-finetune"]
+    pages = [path for _, path, _ in catalogue.requests]
+    assert len(pages) == 3 and "offset=2" in pages[1] and "offset=4" in pages[2]
+
+
+def test_search_stops_at_the_limit_without_reading_further_pages(catalogue):
+    catalogue.page_size = 2
+    rows = _search(catalogue, search="qwen", limit=3)
+    assert [r["repo_id"] for r in rows] == ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "Qwen/Qwen3-Embedding-8B"]
+    assert len(catalogue.requests) == 2
+
+
+def test_search_by_parameter_count(catalogue):
+    rows = _search(catalogue, search="qwen", min_params=6_000_000_000, max_params=14_000_000_000)
+    assert [r["repo_id"] for r in rows] == ["Qwen/Qwen3-8B", "Qwen/Qwen3-Embedding-8B",
+                                            "someone/qwen3-8b-mit-finetune"]
+    assert _query(catalogue)["num_parameters"] == ["min:6B,max:14B"]
+
+
+def test_search_parameter_bounds_are_sent_rounded_outwards_and_applied_exactly(catalogue):
+    # 7.6B..8.1B is sent as min:7B,max:9B; the exact bounds then drop Qwen3-Embedding-8B (7.57B) and keep
+    # only the 8.03B Llama
+    rows = _search(catalogue, min_params=7_600_000_000, max_params=8_100_000_000)
+    assert _query(catalogue)["num_parameters"] == ["min:7B,max:9B"]
+    assert [r["repo_id"] for r in rows] == ["meta-llama/Llama-3.1-8B"]
+    _search(catalogue, max_params=500_000_000)
+    assert _query(catalogue)["num_parameters"] == ["max:1B"]
+
+
+def test_search_parameter_filter_still_holds_when_the_hub_ignores_it(catalogue):
+    catalogue.honour_num_parameters = False  # e.g. a mirror: everything comes back, filtered here
+    rows = _search(catalogue, search="qwen", max_params=1_000_000_000)
+    assert [r["repo_id"] for r in rows] == ["Qwen/Qwen3-0.6B"]
+    rows = _search(catalogue, min_params=8_000_000_000, sort="likes")
+    assert [r["repo_id"] for r in rows] == ["meta-llama/Llama-3.1-8B", "Qwen/Qwen3-14B",
+                                            "someone/qwen3-8b-mit-finetune", "Qwen/Qwen3-8B", "org/no-metadata"]
+
+
+def test_search_with_several_licences_filters_on_the_results(catalogue):
+    rows = _search(catalogue, search="qwen3", pipeline_tag="text-generation", license="MIT, llama3.1,apache-2.0",
+                   sort="likes")
+    assert [r["repo_id"] for r in rows] == ["Qwen/Qwen3-14B", "someone/qwen3-8b-mit-finetune", "Qwen/Qwen3-8B",
+                                            "Qwen/Qwen3-0.6B"]
+    assert "filter" not in _query(catalogue)
+    rows = _search(catalogue, license=["mit", "llama3.1"])
+    assert [r["repo_id"] for r in rows] == ["meta-llama/Llama-3.1-8B", "someone/qwen3-8b-mit-finetune"]
+
+
+def test_search_with_client_side_filters_reads_a_few_pages_at_most(catalogue):
+    catalogue.page_size = 1
+    rows = _search(catalogue, license="mit,gpl-3.0", sort="trending")  # the MIT repo is 2nd: on page 2
+    assert [r["repo_id"] for r in rows] == ["someone/qwen3-8b-mit-finetune"]
+    assert len(catalogue.requests) == hub._MAX_PAGES == 5  # still looking for up to 50 rows
+    rows = _search(catalogue, license="mit,gpl-3.0", sort="downloads")  # 6th by downloads: never read
+    assert rows == [] and len(catalogue.requests) == 10
+
+
+def test_search_with_nothing_found(catalogue):
+    assert _search(catalogue, search="no-such-model") == []
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"sort": "popular"}, r"^unknown sort 'popular': use downloads, likes, trending or recent$"),
+    ({"limit": 0}, r"^limit must be a positive integer, not 0$"),
+    ({"min_params": -1}, r"^min_params must be a non-negative parameter count, not -1$"),
+    ({"min_params": 9_000_000_000, "max_params": 8_000_000_000}, r"^min_params \(9,000,000,000\) is above max_params"),
+    ({"license": "apache 2.0"}, r"^'apache 2.0' is not a licence id"),
+])
+def test_search_rejects_bad_arguments_before_any_request(catalogue, kw, message):
+    with pytest.raises(InvalidInputError, match=message):
+        _search(catalogue, **kw)
+    assert catalogue.requests == []
+
+
+def test_search_rate_limited_fails_at_once(catalogue):
+    catalogue.fail("429", seconds=42)
+    started = time.monotonic()
+    with pytest.raises(HubError) as exc:
+        _search(catalogue, search="qwen")
+    assert str(exc.value) == "rate-limited by the Hub; retry in 42 s"
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
+    assert len(catalogue.requests) == 1 and time.monotonic() - started < 5  # no retry, no sleeping
+
+
+@pytest.mark.parametrize("mode, kw, message", [
+    ("status", {"status": 503}, "the Hub is unreachable (HTTP 503)"),
+    ("status", {"status": 401},
+     "the Hub rejected the token for the model search (HTTP 401): check HF_TOKEN or --token"),
+    ("malformed", {}, "the Hub sent malformed data for the model search"),
+    ("close", {}, "the Hub is unreachable (Server disconnected without sending a response.)"),
+])
+def test_search_hub_failures_are_one_line_hub_errors(catalogue, mode, kw, message):
+    catalogue.fail(mode, **kw)
+    with pytest.raises(HubError) as exc:
+        _search(catalogue, search="qwen")
+    assert str(exc.value) == message
+    assert len(catalogue.requests) == 1
+
+
+@pytest.mark.parametrize("body", [b'{"id": "org/x"}', b'[{"downloads": 3}]', b'["org/x"]',
+                                  b'[{"id": "org/x", "safetensors": "abc"}]',
+                                  b'[{"id": "org/x", "lastModified": "yesterday"}]'])
+def test_search_results_of_the_wrong_shape(fake_hub, monkeypatch, body):
+    import fakehub
+
+    monkeypatch.setattr(fakehub._Handler, "_list_models", lambda self, query: self._send(200, body,
+                                                                                         "application/json"))
+    with pytest.raises(HubError, match=r"^the Hub sent malformed data for the model search$"):
+        _search(fake_hub)
+
+
+def test_search_stalled_hub_times_out(catalogue):
+    catalogue.fail("stall", seconds=5)
+    started = time.monotonic()
+    with pytest.raises(HubError, match=r"^the Hub is unreachable \("):
+        _search(catalogue, timeout_s=0.3)
+    assert time.monotonic() - started < 3
+
+
+def test_search_with_the_server_down(hub_env):
+    started = time.monotonic()
+    with pytest.raises(HubError) as exc:
+        hub.search_models(search="qwen", endpoint=f"http://127.0.0.1:{_closed_port()}", timeout_s=2.0)
+    assert str(exc.value).startswith("the Hub is unreachable (") and "\n" not in str(exc.value)
+    assert time.monotonic() - started < 5  # list_models itself would retry for ~23 s
+
+
+def test_search_offline_mode(hub_env, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(HubError, match=r"^the Hub is unreachable \(offline mode, HF_HUB_OFFLINE\)$"):
+        hub.search_models(endpoint=f"http://127.0.0.1:{_closed_port()}")
+
+
+def test_search_honours_hf_endpoint_and_sends_the_token(catalogue, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", catalogue.url)
+    rows = hub.search_models(search="Llama", token="hf_abc")
+    assert [r["repo_id"] for r in rows] == ["meta-llama/Llama-3.1-8B"]
+    assert catalogue.requests[-1][2].get("authorization") == "Bearer hf_abc"
+
+
+# -- gguf_files ------------------------------------------------------------------------------------------
+
+GB = 10**9
+
+
+def test_gguf_files_single_and_split_files(fake_hub):
+    fake_hub.add_model("someone/Qwen3-8B-GGUF", _info(library_name="gguf"), {"README.md": "# GGUF"}, sizes={
+        "Qwen3-8B-Q4_K_M.gguf": 5_027_783_488,
+        "Qwen3-8B-IQ3_XXS.gguf": 3_400_000_000,
+        "Qwen3-8B-BF16-00001-of-00002.gguf": 9_000_000_000,
+        "Qwen3-8B-BF16-00002-of-00002.gguf": 7_400_000_000,
+        "Q8_0/Qwen3-8B-Q8_0-00002-of-00002.gguf": 3 * GB,  # listed out of order: parts are sorted
+        "Q8_0/Qwen3-8B-Q8_0-00001-of-00002.gguf": 5 * GB,
+        "mmproj-Qwen3-8B-F16.gguf": 600_000_000,
+        "Qwen3-8B-notes.gguf": 100,
+        "Qwen3-8B-Q4_K_M.safetensors": 1,
+    })
+    files = hub.gguf_files("someone/Qwen3-8B-GGUF", endpoint=fake_hub.url)
+    assert files == [
+        {"filename": "Qwen3-8B-Q4_K_M.gguf", "size_bytes": 5_027_783_488, "quant": "Q4_K_M",
+         "files": ["Qwen3-8B-Q4_K_M.gguf"], "mmproj": False},
+        {"filename": "Qwen3-8B-IQ3_XXS.gguf", "size_bytes": 3_400_000_000, "quant": "IQ3_XXS",
+         "files": ["Qwen3-8B-IQ3_XXS.gguf"], "mmproj": False},
+        {"filename": "Qwen3-8B-BF16.gguf", "size_bytes": 16_400_000_000, "quant": "BF16",
+         "files": ["Qwen3-8B-BF16-00001-of-00002.gguf", "Qwen3-8B-BF16-00002-of-00002.gguf"], "mmproj": False},
+        {"filename": "Q8_0/Qwen3-8B-Q8_0.gguf", "size_bytes": 8 * GB, "quant": "Q8_0",
+         "files": ["Q8_0/Qwen3-8B-Q8_0-00001-of-00002.gguf", "Q8_0/Qwen3-8B-Q8_0-00002-of-00002.gguf"],
+         "mmproj": False},
+        {"filename": "mmproj-Qwen3-8B-F16.gguf", "size_bytes": 600_000_000, "quant": "F16",
+         "files": ["mmproj-Qwen3-8B-F16.gguf"], "mmproj": True},
+        {"filename": "Qwen3-8B-notes.gguf", "size_bytes": 100, "quant": None, "files": ["Qwen3-8B-notes.gguf"],
+         "mmproj": False},
+    ]
+    assert [(m, p.split("?")[0]) for m, p, _ in fake_hub.requests] == [("GET", "/api/models/someone/Qwen3-8B-GGUF")]
+    assert _query(fake_hub) == {"blobs": ["true"]}  # files_metadata=True; no expand (they do not combine)
+
+
+def test_gguf_files_of_a_non_gguf_repo_is_empty(fake_hub):
+    fake_hub.add_model("org/llama", _info(total=6_738_415_616), {"config.json": LLAMA_2_7B},
+                       sizes={"model-00001-of-00002.safetensors": 5 * GB, "model-00002-of-00002.safetensors": GB})
+    assert hub.gguf_files("org/llama", endpoint=fake_hub.url) == []
+
+
+def test_gguf_files_old_style_splits_and_unknown_sizes(fake_hub, monkeypatch):
+    fake_hub.add_model("TheBloke/Big-GGUF", sizes={"big.Q6_K.gguf-split-b": 20 * GB, "big.Q6_K.gguf-split-a": 30 * GB})
+    assert hub.gguf_files("TheBloke/Big-GGUF", endpoint=fake_hub.url) == [
+        {"filename": "big.Q6_K.gguf", "size_bytes": 50 * GB, "quant": "Q6_K",
+         "files": ["big.Q6_K.gguf-split-a", "big.Q6_K.gguf-split-b"], "mmproj": False}]
+    # a sibling without size (blobs not honoured) gives size_bytes None rather than a wrong sum
+    monkeypatch.setattr(fake_hub.repos["TheBloke/Big-GGUF"], "siblings", lambda blobs: [
+        {"rfilename": "big.Q6_K.gguf-split-a", "size": 30 * GB}, {"rfilename": "big.Q6_K.gguf-split-b"}])
+    assert hub.gguf_files("TheBloke/Big-GGUF", endpoint=fake_hub.url)[0]["size_bytes"] is None
+
+
+@pytest.mark.parametrize("name, quant", [
+    ("Qwen3-8B-Q4_K_M.gguf", "Q4_K_M"), ("llama-2-7b.Q5_K_S.gguf", "Q5_K_S"), ("model-q8_0.gguf", "Q8_0"),
+    ("Meta-Llama-3.1-8B-Instruct-IQ3_XXS.gguf", "IQ3_XXS"), ("x-IQ4_NL.gguf", "IQ4_NL"), ("x-IQ4_XS.gguf", "IQ4_XS"),
+    ("x-IQ1_S.gguf", "IQ1_S"), ("x-IQ2_M.gguf", "IQ2_M"), ("x-Q2_K.gguf", "Q2_K"), ("x-Q6_K.gguf", "Q6_K"),
+    ("x-f16.gguf", "F16"), ("x-fp16.gguf", "F16"), ("x-BF16.gguf", "BF16"), ("x-F32.gguf", "F32"),
+    ("Qwen3-30B-A3B-UD-Q4_K_XL.gguf", "Q4_K_XL"), ("x-Q4_K_L.gguf", "Q4_K_L"), ("x-Q4_0_4_8.gguf", "Q4_0_4_8"),
+    ("gpt-oss-20b-mxfp4.gguf", "MXFP4"), ("x-TQ1_0.gguf", "TQ1_0"), ("gemma-3-27b-it-qat-Q4_0.gguf", "Q4_0"),
+    ("Q4_K_M/Qwen3-235B-A22B.gguf", "Q4_K_M"), ("Q8_0/model-Q4_K_M.gguf", "Q4_K_M"),
+    ("model.gguf", None), ("Qwen2.5-7B.gguf", None), ("ggml-model-q4f16.gguf", None), ("bf16x.gguf", None),
+])
+def test_gguf_quant_from_file_name(name, quant):
+    assert hub._gguf_quant(name) == quant
+
+
+def test_gguf_files_errors(fake_hub):
+    with pytest.raises(UnknownModelError, match=r"^org/nope not found on the Hub$"):
+        hub.gguf_files("org/nope", endpoint=fake_hub.url)
+    with pytest.raises(UnknownModelError, match=r"^'org//x' is not a valid Hub repo id$"):
+        hub.gguf_files("org//x", endpoint=fake_hub.url)
+    fake_hub.add_model("org/m-GGUF", sizes={"m-Q4_0.gguf": 1})
+    for mode, kw, message in [("429", {"seconds": 7}, "rate-limited by the Hub; retry in 7 s"),
+                              ("status", {"status": 502}, "the Hub is unreachable (HTTP 502)"),
+                              ("malformed", {}, "the Hub sent malformed data for org/m-GGUF")]:
+        fake_hub.fail(mode, **kw)
+        with pytest.raises(HubError) as exc:
+            hub.gguf_files("org/m-GGUF", endpoint=fake_hub.url)
+        assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("siblings", [[{"rfilename": 3}], [{"size": 3}], ["m.gguf"], "m.gguf"])
+def test_gguf_files_of_the_wrong_shape(fake_hub, monkeypatch, siblings):
+    repo = fake_hub.add_model("org/m-GGUF")
+    monkeypatch.setattr(repo, "siblings", lambda blobs: siblings)
+    with pytest.raises(HubError, match=r"^the Hub sent malformed data for org/m-GGUF$"):
+        hub.gguf_files("org/m-GGUF", endpoint=fake_hub.url)
+
+
+def test_gguf_files_with_the_server_down(hub_env):
+    with pytest.raises(HubError, match=r"^the Hub is unreachable \("):
+        hub.gguf_files("org/m-GGUF", endpoint=f"http://127.0.0.1:{_closed_port()}", timeout_s=2.0)
+
+
 # -- resolve_model end to end ------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -380,8 +702,57 @@ def test_fakehub_lists_models_with_pagination(fake_hub):
     assert [m.id for m in found] == ["org/qwen-c", "org/qwen-b", "org/qwen-a"]
 
 
+def test_fakehub_serves_list_models_filters_and_file_metadata_to_the_real_client(catalogue):
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=catalogue.url, token=False)
+    found = api.list_models(num_parameters="min:6B,max:14B", sort="likes", limit=2, filter="license:apache-2.0")
+    assert [m.id for m in found] == ["Qwen/Qwen3-Embedding-8B", "Qwen/Qwen3-8B"]
+    assert "limit=2" in catalogue.requests[-1][1] and len(catalogue.requests) == 1
+    catalogue.add_model("org/g", files={"a.txt": "abc"}, sizes={"m.gguf": 7 * GB})
+    siblings = api.model_info("org/g", files_metadata=True).siblings
+    assert [(s.rfilename, s.size, s.lfs and s.lfs.size) for s in siblings] == [("a.txt", 3, None),
+                                                                             ("m.gguf", 7 * GB, 7 * GB)]
+    assert [s.size for s in api.model_info("org/g").siblings] == [None, None]
+    assert _raw(catalogue, "GET", "/api/models?num_parameters=min:6Q")[0] == 400
+
+
 def test_fakehub_stops_by_itself(hub_env):
     fake = FakeHub(max_lifetime_s=0.1).start()
     fake._thread.join(timeout=10)
     assert not fake._thread.is_alive()
     fake.stop()  # idempotent
+
+
+# -- the CLI over the fake Hub (HF_ENDPOINT is read at call time) -----------------------------------------
+
+def test_cli_models_hub_search_and_gguf_info(catalogue, monkeypatch):
+    from typer.testing import CliRunner
+
+    from llmplan.cli.app import app
+
+    monkeypatch.setenv("HF_ENDPOINT", catalogue.url)
+    runner = CliRunner()
+    r = runner.invoke(app, ["models", "--hub", "--search", "qwen3", "--task", "text-generation", "--license",
+                            "permissive", "--sort", "downloads", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [x["repo_id"] for x in rows][:3] == ["Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "Qwen/Qwen3-14B"]
+    assert all(x["license_group"] == "permissive" and x["downloads"] is not None for x in rows)
+    catalogue.add_model("someone/Qwen3-8B-GGUF", _info(library_name="gguf"), {"README.md": "# GGUF"},
+                        sizes={"Qwen3-8B-Q4_K_M.gguf": 5_027_783_488, "Qwen3-8B-Q8_0.gguf": 8_709_518_624})
+    r = runner.invoke(app, ["info", "someone/Qwen3-8B-GGUF", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    files = {x["quant"]: x for x in json.loads(r.stdout)}
+    assert files["Q4_K_M"]["size_gib"] == pytest.approx(5_027_783_488 / 1024**3)
+
+
+def test_cli_models_falls_back_to_the_catalog_when_the_hub_is_down(hub_env, monkeypatch):
+    from typer.testing import CliRunner
+
+    from llmplan.cli.app import app
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    r = CliRunner().invoke(app, ["models", "--hub", "--limit", "2", "--format", "json"])
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 2
+    assert "unreachable" in r.stderr and "embedded catalog" in r.stderr and r.stderr.count("\n") == 1

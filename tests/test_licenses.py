@@ -43,5 +43,7 @@ def test_models_filters_and_fit(monkeypatch):
     r = runner.invoke(app, ["models", "--gpu", "RTX 4090", "--tps", "30", "--context", "8192", "--format", "json"])
     rows = json.loads(r.stdout)
     assert rows and all(x["fits"] and x["decode_tps"] >= 30 and x["vram_gib"] <= 24 for x in rows)
-    r = runner.invoke(app, ["models", "--sort", "downloads"])
-    assert r.exit_code != 0 and "need the Hub" in r.stderr
+    r = runner.invoke(app, ["models", "--sort", "downloads", "--limit", "3", "--format", "json"])
+    assert r.exit_code == 0 and "the Hub is offline" in r.stderr
+    assert [x["params_b"] for x in json.loads(r.stdout)] == sorted((x["params_b"] for x in json.loads(r.stdout)),
+                                                                   reverse=True)

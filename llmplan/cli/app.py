@@ -282,9 +282,18 @@ def info(model: Annotated[str, typer.Argument(help="Hub repo id or short name")]
     from llmplan.cli import views
     from llmplan.errors import InvalidInputError
 
+    from llmplan.errors import NoConfigError
+
     if context < 1:
         raise InvalidInputError("--context must be at least 1")
-    views.show_info(_model(model, token), context, fmt)
+    try:
+        spec = _model(model, token)
+    except NoConfigError:  # a GGUF-only repository: list its files instead
+        from llmplan import hub
+
+        views.show_gguf_files(model, hub.gguf_files(model, token=token), fmt)
+        return
+    views.show_info(spec, context, fmt)
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -304,7 +313,10 @@ def models(
     tps: Annotated[Optional[float], typer.Option("--tps", help="With --gpu: minimum decode tokens/s")] = None,
     context: Annotated[int, typer.Option("--context", help="With --gpu: context tokens to hold")] = 4096,
     quant: Annotated[str, typer.Option("--quant", help="With --gpu: quantization (llama.cpp)")] = "Q4_K_M",
-    sort: Annotated[str, typer.Option("--sort", help="params | speed | context | name")] = "params",
+    sort: Annotated[str, typer.Option("--sort", help="params | speed | context | name (catalog); downloads | "
+                                      "likes | trending | recent (Hub)")] = "params",
+    hub: Annotated[bool, typer.Option("--hub/--catalog", help="Search the Hugging Face Hub instead of the "
+                                      "embedded catalog (the Hub sorts need it)")] = False,
     limit: Annotated[int, typer.Option("--limit", help="At most this many rows")] = 50,
     fmt: FormatOpt = OutputFormat.table,
     gpu_file: GpuFileOpt = None,
@@ -315,10 +327,12 @@ def models(
 
     if context < 2 or limit < 1 or (tps is not None and tps <= 0):
         raise InvalidInputError("--context must be at least 2, --limit at least 1 and --tps positive")
-    rows, warnings = views.list_models(task, license, min_params, max_params, search, gpu, tps, context, quant,
-                                       sort.strip().lower(), limit, _gpus(gpu_file))
+    sort = sort.strip().lower()
+    use_hub = hub or sort in views.HUB_SORTS
+    rows, warnings, source = views.list_models(task, license, min_params, max_params, search, gpu, tps, context, quant,
+                                               sort, limit, _gpus(gpu_file), use_hub=use_hub)
     _warn(warnings)
-    views.show_models(rows, fmt, gpu)
+    views.show_models(rows, fmt, gpu, source)
 
 
 # ----------------------------------------------------------------------------------------- train

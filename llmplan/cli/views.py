@@ -446,18 +446,14 @@ def parse_params(text: str | None) -> float | None:
     return value
 
 
-def list_models(task, license_query, min_params, max_params, search, gpu, tps, context, quant, sort, limit, gpus):
-    """The catalog filtered by task, licence, size and name; with ``gpu`` only the models that fit it at
-    the target speed (llama.cpp at ``quant``, batch 1), each with its predicted speed."""
+HUB_SORTS = ("downloads", "likes", "trending", "recent")
+
+
+def _catalog_rows(task, license_query, low, high, search) -> list[dict]:
     from llmplan import architecture as arch
     from llmplan.catalog import load_catalog
-    from llmplan.errors import InvalidInputError
-    from llmplan.estimate import estimate_many
-    from llmplan.gpus import resolve_gpu
     from llmplan.licenses import group_of, matches
-    from llmplan.records import Scenario
 
-    low, high = parse_params(min_params), parse_params(max_params)
     rows = []
     for m in load_catalog():
         total = arch.params_total(m)
@@ -472,38 +468,118 @@ def list_models(task, license_query, min_params, max_params, search, gpu, tps, c
         rows.append({"repo_id": m.repo_id, "family": m.family, "params_b": round(total / 1e9, 2),
                      "active_b": round(arch.params_active(m) / 1e9, 2) if m.is_moe else None,
                      "max_context": m.max_context_tokens, "license": m.license, "license_group": group_of(m.license),
-                     "gated": m.gated, "pipeline_tag": m.pipeline_tag, "_spec": m})
+                     "gated": m.gated, "pipeline_tag": m.pipeline_tag, "downloads": None, "likes": None,
+                     "_spec": m})
+    return rows
+
+
+def _hub_rows(task, license_query, low, high, search, sort, limit) -> list[dict]:
+    from llmplan import hub
+    from llmplan.catalog import find_in_catalog
+    from llmplan.licenses import GROUPS, group_of, matches
+
+    # a licence group is filtered here; single ids go to the Hub
+    ids = None if not license_query or any(q.strip() in GROUPS for q in license_query.split(",")) else license_query
+    # the Hub sorts by popularity or date; a catalog sort (params, speed, ...) is applied to its top results
+    found = hub.search_models(search=search, pipeline_tag=task, license=ids,
+                              sort=sort if sort in HUB_SORTS else "downloads", limit=limit,
+                              min_params=int(low) if low else None, max_params=int(high) if high else None)
+    rows = []
+    for r in found:
+        if license_query and not matches(r["license"], license_query):
+            continue
+        spec = find_in_catalog(r["repo_id"])
+        rows.append({"repo_id": r["repo_id"], "family": spec.family if spec else "",
+                     "params_b": round(r["params_total"] / 1e9, 2) if r["params_total"] else None, "active_b": None,
+                     "max_context": spec.max_context_tokens if spec else None, "license": r["license"],
+                     "license_group": group_of(r["license"]), "gated": r["gated"], "pipeline_tag": r["pipeline_tag"],
+                     "downloads": r["downloads"], "likes": r["likes"], "_spec": spec})
+    return rows
+
+
+def list_models(task, license_query, min_params, max_params, search, gpu, tps, context, quant, sort, limit, gpus,
+                *, use_hub: bool = False):
+    """Models by task, licence, size and name, from the Hub (``use_hub``; falls back to the catalog with a
+    warning when the Hub cannot answer) or the embedded catalog; with ``gpu`` only the models that fit it at
+    the target speed (llama.cpp at ``quant``, batch 1), each with its predicted speed.
+    Returns (rows, warnings, source)."""
+    from llmplan.errors import HubError, InvalidInputError, LlmplanError
+    from llmplan.estimate import estimate_many
+    from llmplan.gpus import resolve_gpu
+    from llmplan.records import Scenario
+    from llmplan.resolve import hub_disabled, resolve_model
+
+    low, high = parse_params(min_params), parse_params(max_params)
     warnings: list[str] = []
+    source = "catalog"
+    rows = None
+    if use_hub:
+        if hub_disabled():
+            warnings.append("the Hub is offline (HF_HUB_OFFLINE=1): listing the embedded catalog")
+        else:
+            try:
+                rows, source = _hub_rows(task, license_query, low, high, search, sort, limit), "hub"
+            except HubError as exc:
+                warnings.append(f"{exc}: listing the embedded catalog")
+    if rows is None:
+        rows = _catalog_rows(task, license_query, low, high, search)
+        if sort in HUB_SORTS:
+            sort = "params"
     if gpu:
-        card, warnings = resolve_gpu(gpu, gpus)
+        card, w = resolve_gpu(gpu, gpus)
+        warnings += w
         kept = []
         for r in rows:
-            (e,) = estimate_many(r["_spec"], [Scenario(model=r["repo_id"], gpu=card.name, quant=quant,
-                                                        prompt_tokens=min(512, context - 1),
-                                                        gen_tokens=max(context - min(512, context - 1), 1),
-                                                        context=context)], gpus)
+            spec = r["_spec"]
+            if spec is None:
+                try:
+                    spec, _ = resolve_model(r["repo_id"])
+                except LlmplanError as exc:
+                    warnings.append(f"{r['repo_id']}: {exc}")
+                    continue
+            prompt = min(512, context - 1)
+            (e,) = estimate_many(spec, [Scenario(model=r["repo_id"], gpu=card.name, quant=quant, prompt_tokens=prompt,
+                                                 gen_tokens=max(context - prompt, 1), context=context)], gpus)
             if e.error or not e.fits or (tps and not (e.decode_tps or 0) >= tps):
                 continue
             kept.append({**r, "fits": True, "quant": e.quant, "decode_tps": e.decode_tps, "vram_gib": e.vram_gib})
         rows = kept
-    keys = {"params": lambda r: -r["params_b"], "name": lambda r: r["repo_id"].lower(),
-            "speed": lambda r: -(r.get("decode_tps") or 0), "context": lambda r: -r["max_context"]}
-    if sort not in keys:
-        raise InvalidInputError(f"offline the catalog sorts by {', '.join(keys)}; downloads, likes, trending and "
-                                "recent need the Hub (not reachable offline)")
-    rows.sort(key=keys[sort])
+    keys = {"params": lambda r: -(r["params_b"] or 0), "name": lambda r: r["repo_id"].lower(),
+            "speed": lambda r: -(r.get("decode_tps") or 0), "context": lambda r: -(r["max_context"] or 0)}
+    if source == "catalog" and sort not in keys:
+        raise InvalidInputError(f"sort by {', '.join(keys)} (catalog) or {', '.join(HUB_SORTS)} (Hub)")
+    if sort in keys:
+        rows.sort(key=keys[sort])
     for r in rows:
         r.pop("_spec")
-    return rows[:limit], warnings
+    return rows[:limit], warnings, source
 
 
-def show_models(rows: list[dict], fmt: OutputFormat, gpu: str | None) -> None:
+def show_models(rows: list[dict], fmt: OutputFormat, gpu: str | None, source: str = "catalog") -> None:
     columns = [c for c in MODEL_COLUMNS if gpu or c not in ("fits", "quant", "decode_tps", "vram_gib")]
+    if source == "hub":
+        columns[3:3] = ["downloads", "likes"]
     headers = {"params_b": "params B", "active_b": "active B", "max_context": "context", "decode_tps": "tok/s",
                "vram_gib": "GiB", "license_group": "group", "pipeline_tag": "task"}
     emit(rows, fmt, columns=columns, headers=headers, title=f"{len(rows)} models" + (f" that fit {gpu}" if gpu else ""))
     if fmt is OutputFormat.table:
-        message("offline: the embedded catalog (popularity figures need the Hub)")
+        message("source: the Hugging Face Hub" if source == "hub" else
+                "source: the embedded catalog (popularity sorts need the Hub: --hub)")
+
+
+def show_gguf_files(repo_id: str, files: list[dict], fmt: OutputFormat) -> None:
+    """The GGUF files of a GGUF-only repository: quant type and size of each (split files summed)."""
+    from llmplan.engines import GIB
+    from llmplan.errors import UnknownModelError
+
+    if not files:
+        raise UnknownModelError(f"{repo_id} has no config.json and no GGUF files")
+    rows = [{"filename": f["filename"], "quant": f["quant"], "size_gib": (f["size_bytes"] or 0) / GIB or None,
+             "parts": len(f.get("files") or [f["filename"]]), "mmproj": f.get("mmproj", False)} for f in files]
+    emit(rows, fmt, columns=["filename", "quant", "size_gib", "parts", "mmproj"],
+         headers={"size_gib": "GiB"}, title=f"{repo_id}: GGUF files")
+    if fmt is OutputFormat.table:
+        message("a GGUF-only repository has no config.json: estimate with the base model's repo id and the quant")
 
 
 # -------------------------------------------------------------------------------------- train
