@@ -12,7 +12,7 @@ from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
 from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS,
-                             INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, EngineProfile, backend_for,
+                             INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, backend_for,
                              constants_for, resolve_engine)
 from llmplan.quant import QuantFormat, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
