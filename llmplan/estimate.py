@@ -83,11 +83,18 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     is_apple = gpu.vendor.lower() == "apple"
     quant_name = s.quant.strip() if s.quant else None
     fmt = parse_quant(quant_name) if quant_name else None
+    if fmt is None and model.prequantized:
+        try:
+            fmt = parse_quant(model.prequantized)
+            warnings.append(f"{model.repo_id} ships {fmt.name} weights: estimating those (set --quant to change)")
+        except InvalidInputError:
+            warnings.append(f"{model.repo_id} ships {model.prequantized} weights, which llmplan does not model; "
+                            "estimating the default format instead")
     if s.engine:
         engine, w = resolve_engine(s.engine)
         warnings += w
         engine_name = s.engine.strip().lower()
-    elif fmt is None or fmt.is_gguf or is_apple or fmt.name in _GGUF_FLOAT:
+    elif fmt is None or fmt.is_gguf or is_apple or fmt.name in _GGUF_FLOAT or fmt.kind == "mxfp4":
         engine, engine_name = resolve_engine("llama.cpp")[0], "llama.cpp"
     else:
         engine, engine_name = resolve_engine("vllm")[0], "vllm"

@@ -25,7 +25,7 @@ COLUMNS = ["repo_id", "aliases", "family", "model_type", "params_total", "params
            "max_context", "tie_embeddings", "sliding_window", "sliding_window_pattern", "num_experts",
            "experts_per_token", "moe_intermediate_size", "num_shared_experts", "first_k_dense_layers", "kv_lora_rank",
            "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "license", "gated", "pipeline_tag",
-           "native_dtype", "params_source", "source", "as_of"]
+           "native_dtype", "params_source", "source", "as_of", "prequantized"]
 _RENAMED = {"max_context": "max_context_tokens", "sliding_window": "sliding_window_tokens"}
 
 

@@ -186,3 +186,13 @@ def test_two_nodes_split_memory_but_not_the_single_stream_time():
     # a token crosses both nodes in turn: one node's tensor-parallel time, not half of it
     h100x8_time_floor = sixteen.weights_gib * GIB / 8 / (3350e9)
     assert 1 / sixteen.decode_tps_per_seq > h100x8_time_floor
+
+
+def test_a_prequantized_repo_is_estimated_in_its_shipped_format():
+    oss = find_in_catalog("gpt-oss-20b")
+    (e,) = estimate_many(oss, [Scenario(model="x", gpu="RTX 4090")])
+    assert e.quant == "mxfp4" and e.engine == "llama.cpp" and any("ships mxfp4" in w for w in e.warnings)
+    # MXFP4 is 4.25 bits per weight (4-bit e2m1 + one 8-bit scale per 32): ~21B params -> about 12 GiB
+    assert 10 < e.weights_gib < 14
+    (q,) = estimate_many(oss, [Scenario(model="x", gpu="RTX 4090", quant="Q8_0")])
+    assert q.quant == "Q8_0" and not any("ships" in w for w in q.warnings)
