@@ -89,10 +89,13 @@ def spec_from_config(repo_id: str, config: dict, *, params_total: int | None = N
                           required=r.text_type not in _MLP_4X_HIDDEN)
     if intermediate is None:
         intermediate = 4 * hidden
+    dense_inner = r.int_("intermediate_size_mlp", required=False)  # Llama 4: dense layers are wider than experts
     max_ctx = r.int_("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length",
                      "max_seq_len", "n_ctx")
     window, pattern = _sliding_window(r, layers)
     moe = _moe_fields(r, layers, intermediate)
+    if dense_inner and moe:
+        intermediate = dense_inner
     mla = _mla_fields(r)
     quant = prequantized_from_config(r.get("quantization_config"))
     dtype = _dtype(r.get("torch_dtype", "dtype")) or _dtype(native_dtype) or _DEFAULT_DTYPE
@@ -221,7 +224,16 @@ def _dtype(value: object) -> str:
 
 
 def _sliding_window(r: _Reader, layers: int) -> tuple[int | None, int | None]:
-    """(window tokens, pattern N: every Nth layer global) as transformers applies them; (None, None): none."""
+    """(window tokens, pattern N: every Nth layer global) as transformers applies them; (None, None): none.
+    Llama 4's chunked attention (attention_chunk_size on the RoPE layers; every no_rope_layer_interval-th
+    layer is a global NoPE layer) holds at most one chunk of KV per layer, so it is treated as a window."""
+    chunk = r.int_("attention_chunk_size", required=False)
+    if chunk:
+        flags = r.get("no_rope_layers")
+        if isinstance(flags, list) and len(flags) >= layers:
+            return _pattern_from_layer_types([bool(f) for f in flags[:layers]], chunk)
+        interval = r.int_("no_rope_layer_interval", required=False) or 4
+        return _pattern_from_layer_types([(i + 1) % interval != 0 for i in range(layers)], chunk)
     if r.get("use_sliding_window") is False:
         return None, None
     window = r.int_("sliding_window", "sliding_window_size", required=False)
@@ -263,6 +275,8 @@ def _moe_fields(r: _Reader, layers: int, intermediate: int) -> dict[str, int | N
     expert_inner = r.int_("moe_intermediate_size", required=False) or intermediate
     shared = r.int_("n_shared_experts", required=False, minimum=0)
     shared_inner = r.int_("shared_expert_intermediate_size", required=False)
+    if shared is None and r.text_type == "llama4_text":
+        shared = 1  # every Llama 4 MoE layer adds one shared expert (transformers Llama4TextMoe.shared_expert)
     if shared is None and shared_inner:
         # Qwen2-MoE: one shared MLP of shared_expert_intermediate_size = that many expert-sized MLPs
         shared = math.ceil(shared_inner / expert_inner)
@@ -276,7 +290,7 @@ def _is_moe_layer(r: _Reader, i: int) -> bool:
     moe_layer_freq); Qwen-MoE lists dense layers in mlp_only_layers and spaces by decoder_sparse_step."""
     first_k = r.int_("first_k_dense_replace", required=False, minimum=0) or 0
     freq = r.int_("moe_layer_freq", required=False) or 1
-    step = r.int_("decoder_sparse_step", required=False) or 1
+    step = r.int_("decoder_sparse_step", "interleave_moe_layer_step", required=False) or 1
     dense_only = r.get("mlp_only_layers")
     dense_only = dense_only if isinstance(dense_only, list) else []
     return i >= first_k and i % freq == 0 and (i + 1) % step == 0 and i not in dense_only

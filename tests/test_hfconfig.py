@@ -408,3 +408,22 @@ def test_the_input_config_is_not_modified():
     cfg = copy.deepcopy(GEMMA_3_4B_IT)
     spec_from_config("org/x", cfg)
     assert cfg == GEMMA_3_4B_IT
+
+
+def test_llama4_maverick_interleaved_moe_and_chunked_attention():
+    """Llama-4-Maverick text_config: 48 layers, MoE on every 2nd layer (interleave_moe_layer_step 2), 128
+    experts of 8192 + 1 shared, dense layers 16384 wide (intermediate_size_mlp), chunked attention of 8192 on
+    3 of every 4 layers (no_rope_layer_interval 4)."""
+    config = {"model_type": "llama4", "text_config": {
+        "model_type": "llama4_text", "num_hidden_layers": 48, "hidden_size": 5120, "num_attention_heads": 40,
+        "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 202048, "max_position_embeddings": 1048576,
+        "intermediate_size": 8192, "intermediate_size_mlp": 16384, "num_local_experts": 128,
+        "num_experts_per_tok": 1, "interleave_moe_layer_step": 2, "attention_chunk_size": 8192,
+        "no_rope_layer_interval": 4}}
+    m = spec_from_config("meta-llama/Llama-4-Maverick-17B-128E-Instruct", config)
+    assert (m.num_experts, m.experts_per_token, m.moe_intermediate_size) == (128, 1, 8192)
+    assert m.first_k_dense_layers == 24 and m.intermediate_size == 16384
+    assert (m.sliding_window_tokens, m.sliding_window_pattern) == (8192, 4)
+    # published: 400B total, 17B active (Llama 4 model card)
+    assert param_breakdown(m).total == pytest.approx(400e9, rel=0.02)
+    assert params_active(m) == pytest.approx(17e9, rel=0.05)
