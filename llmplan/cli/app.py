@@ -300,7 +300,8 @@ def info(model: Annotated[str, typer.Argument(help="Hub repo id or short name")]
 
 @app.command(epilog="Examples:\n\n  llmplan models --license permissive --max-params 14B\n\n"
              "  llmplan models --gpu \"RTX 4090\" --tps 30 --context 8192\n\n"
-             "  llmplan models --search qwen3 --format json")
+             "  llmplan models --search qwen3 --format json\n\n"
+             "  llmplan models --sort quality --benchmarks v1 --max-params 14B")
 @guarded
 def models(
     task: Annotated[Optional[str], typer.Option("--task", help="Hub pipeline tag, e.g. text-generation")] = None,
@@ -313,8 +314,11 @@ def models(
     tps: Annotated[Optional[float], typer.Option("--tps", help="With --gpu: minimum decode tokens/s")] = None,
     context: Annotated[int, typer.Option("--context", help="With --gpu: context tokens to hold")] = 4096,
     quant: Annotated[str, typer.Option("--quant", help="With --gpu: quantization (llama.cpp)")] = "Q4_K_M",
-    sort: Annotated[str, typer.Option("--sort", help="params | speed | context | name (catalog); downloads | "
-                                      "likes | trending | recent (Hub)")] = "params",
+    sort: Annotated[str, typer.Option("--sort", help="params | quality | speed | context | name (catalog); "
+                                      "downloads | likes | trending | recent (Hub)")] = "params",
+    benchmarks: Annotated[Optional[str], typer.Option("--benchmarks", help="For quality: benchmarks to average, "
+                                                      "e.g. mmlu,arc or mmlu=2,gsm8k=1, or v1 / v2 (default: "
+                                                      "Open LLM Leaderboard v2)")] = None,
     hub: Annotated[bool, typer.Option("--hub/--catalog", help="Search the Hugging Face Hub instead of the "
                                       "embedded catalog (the Hub sorts need it)")] = False,
     limit: Annotated[int, typer.Option("--limit", help="At most this many rows")] = 50,
@@ -330,7 +334,8 @@ def models(
     sort = sort.strip().lower()
     use_hub = hub or sort in views.HUB_SORTS
     rows, warnings, source = views.list_models(task, license, min_params, max_params, search, gpu, tps, context, quant,
-                                               sort, limit, _gpus(gpu_file), use_hub=use_hub)
+                                               sort, limit, _gpus(gpu_file), use_hub=use_hub,
+                                               benchmarks=benchmarks)
     _warn(warnings)
     views.show_models(rows, fmt, gpu, source)
 

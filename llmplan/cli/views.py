@@ -282,6 +282,9 @@ def info_data(m: ModelSpec, context: int) -> dict:
 
     facts["license_group"] = group_of(m.license)
     facts["license_caveat"] = caveat(m.license)
+    from llmplan.evals import scores_for
+
+    facts["evals"] = [asdict(e) for e in scores_for(m.repo_id)]
     return {**facts, "context": context, "memory": memory}
 
 
@@ -319,6 +322,9 @@ def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
     print_table(data["memory"], ["quant", "weights_gib", "kv_cache_gib", "total_gib"],
                 {"weights_gib": "weights GiB", "kv_cache_gib": f"KV GiB @ {context}", "total_gib": "total GiB"},
                 f"memory at {context} tokens of context (batch 1, f16 KV)")
+    if data["evals"]:
+        print_table(data["evals"], ["benchmark", "value", "metric", "setting", "source"], {},
+                    "published evaluation results")
     from llmplan.licenses import caveat
 
     if caveat(m.license):
@@ -426,7 +432,7 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
 # ------------------------------------------------------------------------------------- models
 
 MODEL_COLUMNS = ["repo_id", "family", "params_b", "active_b", "max_context", "license", "license_group", "gated",
-                 "pipeline_tag", "fits", "quant", "decode_tps", "vram_gib"]
+                 "pipeline_tag", "quality", "benchmarks", "fits", "quant", "decode_tps", "vram_gib"]
 
 
 def parse_params(text: str | None) -> float | None:
@@ -498,7 +504,7 @@ def _hub_rows(task, license_query, low, high, search, sort, limit) -> list[dict]
 
 
 def list_models(task, license_query, min_params, max_params, search, gpu, tps, context, quant, sort, limit, gpus,
-                *, use_hub: bool = False):
+                *, use_hub: bool = False, benchmarks: str | None = None):
     """Models by task, licence, size and name, from the Hub (``use_hub``; falls back to the catalog with a
     warning when the Hub cannot answer) or the embedded catalog; with ``gpu`` only the models that fit it at
     the target speed (llama.cpp at ``quant``, batch 1), each with its predicted speed.
@@ -544,7 +550,20 @@ def list_models(task, license_query, min_params, max_params, search, gpu, tps, c
                 continue
             kept.append({**r, "fits": True, "quant": e.quant, "decode_tps": e.decode_tps, "vram_gib": e.vram_gib})
         rows = kept
-    keys = {"params": lambda r: -(r["params_b"] or 0), "name": lambda r: r["repo_id"].lower(),
+    from llmplan.evals import parse_weights, quality, scores_for
+
+    weights = parse_weights(benchmarks)
+    for r in rows:
+        score, present = quality(scores_for(r["repo_id"]), weights)
+        r["quality"] = round(score, 2) if score is not None else None
+        r["benchmarks"] = f"{len(present)}/{len(weights)}: {','.join(present)}" if present else None
+    if sort == "quality":
+        missing = sum(1 for r in rows if r["quality"] is None)
+        if missing:
+            warnings.append(f"{missing} of {len(rows)} models have none of the chosen benchmarks "
+                            "in llmplan/data/evals.csv: listed last")
+    keys = {"quality": lambda r: (-(r["quality"] if r["quality"] is not None else -1.0), r["repo_id"].lower()),
+            "params": lambda r: -(r["params_b"] or 0), "name": lambda r: r["repo_id"].lower(),
             "speed": lambda r: -(r.get("decode_tps") or 0), "context": lambda r: -(r["max_context"] or 0)}
     if source == "catalog" and sort not in keys:
         raise InvalidInputError(f"sort by {', '.join(keys)} (catalog) or {', '.join(HUB_SORTS)} (Hub)")
@@ -559,6 +578,8 @@ def show_models(rows: list[dict], fmt: OutputFormat, gpu: str | None, source: st
     columns = [c for c in MODEL_COLUMNS if gpu or c not in ("fits", "quant", "decode_tps", "vram_gib")]
     if source == "hub":
         columns[3:3] = ["downloads", "likes"]
+    if all(r.get("quality") is None for r in rows):
+        columns = [c for c in columns if c not in ("quality", "benchmarks")]
     headers = {"params_b": "params B", "active_b": "active B", "max_context": "context", "decode_tps": "tok/s",
                "vram_gib": "GiB", "license_group": "group", "pipeline_tag": "task"}
     emit(rows, fmt, columns=columns, headers=headers, title=f"{len(rows)} models" + (f" that fit {gpu}" if gpu else ""))

@@ -1,0 +1,97 @@
+"""Published benchmark scores (llmplan/data/evals.csv) and the leaderboard-style quality mean.
+
+Scores are copied from model cards and the Open LLM Leaderboard, each row with its source and date. The
+quality of a model is the mean of the chosen benchmarks it has, with equal weights by default as the open
+leaderboards do; the benchmarks present are always reported, because a mean over fewer benchmarks is not
+comparable with a mean over more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from llmplan._csv import opt_float, read_rows
+from llmplan.errors import DataFileError, InvalidInputError
+
+LEADERBOARD_V1 = ("arc", "hellaswag", "mmlu", "truthfulqa", "winogrande", "gsm8k")
+LEADERBOARD_V2 = ("ifeval", "bbh", "math_lvl5", "gpqa", "musr", "mmlu_pro")
+CODE = ("humaneval", "mbpp")
+BENCHMARKS = LEADERBOARD_V1 + LEADERBOARD_V2 + CODE
+
+
+@dataclass(frozen=True)
+class EvalScore:
+    benchmark: str
+    value: float  # 0-100
+    metric: str
+    setting: str
+    source: str
+    as_of: str
+
+
+def evals_path() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("llmplan") / "data" / "evals.csv"))
+
+
+def parse_evals(source, label: str | None = None) -> dict[str, list[EvalScore]]:
+    table: dict[str, list[EvalScore]] = {}
+    for lineno, row in read_rows(source, ("repo_id", "benchmark", "value"), label):
+        where = f"{label or source}:{lineno}"
+        bench = row["benchmark"].lower()
+        if bench not in BENCHMARKS:
+            raise DataFileError(f"{where}: unknown benchmark {row['benchmark']!r}")
+        value = opt_float(row, "value", where)
+        if value is None or not 0 <= value <= 100:
+            raise DataFileError(f"{where}: value must be a number from 0 to 100")
+        table.setdefault(row["repo_id"].lower(), []).append(EvalScore(
+            bench, value, row.get("metric", ""), row.get("setting", ""), row.get("source", ""), row.get("as_of", "")))
+    return table
+
+
+@lru_cache(maxsize=1)
+def load_evals() -> dict[str, list[EvalScore]]:
+    path = evals_path()
+    return parse_evals(path, "evals.csv") if path.is_file() else {}
+
+
+def scores_for(repo_id: str) -> list[EvalScore]:
+    return load_evals().get(repo_id.lower(), [])
+
+
+def parse_weights(text: str | None) -> dict[str, float]:
+    """'mmlu,arc' (equal weights) or 'mmlu=2,arc=1'; default: the Open LLM Leaderboard v2 set."""
+    if not text:
+        return {b: 1.0 for b in LEADERBOARD_V2}
+    weights: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, weight = part.partition("=")
+        name = name.strip().lower()
+        if name in ("v1", "leaderboard-v1"):
+            weights.update({b: 1.0 for b in LEADERBOARD_V1})
+            continue
+        if name in ("v2", "leaderboard-v2"):
+            weights.update({b: 1.0 for b in LEADERBOARD_V2})
+            continue
+        if name not in BENCHMARKS:
+            raise InvalidInputError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}, v1, v2")
+        try:
+            weights[name] = float(weight) if weight else 1.0
+        except ValueError:
+            raise InvalidInputError(f"benchmark weight {weight!r} is not a number") from None
+        if weights[name] <= 0:
+            raise InvalidInputError("benchmark weights must be positive")
+    return weights
+
+
+def quality(scores: list[EvalScore], weights: dict[str, float]) -> tuple[float | None, list[str]]:
+    """(weighted mean over the chosen benchmarks present, the benchmarks present)."""
+    by_name = {s.benchmark: s.value for s in scores}
+    present = [b for b in weights if b in by_name]
+    if not present:
+        return None, []
+    total = sum(weights[b] for b in present)
+    return sum(weights[b] * by_name[b] for b in present) / total, present
