@@ -87,9 +87,16 @@ def parse_weights(text: str | None) -> dict[str, float]:
     return weights
 
 
+def comparable(score: EvalScore) -> bool:
+    """Leaderboard rows share one harness and scale across models (v2 subtracts the random baseline); a
+    model card's own numbers do not, so only leaderboard rows (and code pass@1, which only cards publish)
+    enter the quality mean. Cards' numbers are still shown by `llmplan info`."""
+    return score.setting.lower().startswith("open-llm-leaderboard") or score.benchmark in CODE
+
+
 def quality(scores: list[EvalScore], weights: dict[str, float]) -> tuple[float | None, list[str]]:
-    """(weighted mean over the chosen benchmarks present, the benchmarks present)."""
-    by_name = {s.benchmark: s.value for s in scores}
+    """(weighted mean over the chosen benchmarks present, the benchmarks present), leaderboard rows only."""
+    by_name = {s.benchmark: s.value for s in scores if comparable(s)}
     present = [b for b in weights if b in by_name]
     if not present:
         return None, []

@@ -8,8 +8,8 @@ from llmplan.errors import DataFileError, InvalidInputError
 from llmplan.evals import LEADERBOARD_V1, EvalScore, load_evals, parse_evals, parse_weights, quality
 
 
-def _s(bench, value):
-    return EvalScore(bench, value, "acc", "", "test", "2026-11-22")
+def _s(bench, value, setting="open-llm-leaderboard-v1"):
+    return EvalScore(bench, value, "acc", setting, "test", "2026-11-22")
 
 
 def test_equal_weights_over_the_benchmarks_present():
@@ -19,6 +19,13 @@ def test_equal_weights_over_the_benchmarks_present():
     # user weights: (2 x 60 + 1 x 30) / 3
     assert quality(scores, parse_weights("mmlu=2,gsm8k=1")) == (50.0, ["mmlu", "gsm8k"])
     assert quality(scores, parse_weights("ifeval")) == (None, [])
+
+
+def test_model_card_numbers_stay_out_of_the_mean():
+    # a card's raw GPQA-Diamond (60) is not on the leaderboard's normalised scale
+    scores = [_s("gpqa", 60.0, "model card, 0-shot"), _s("bbh", 40.0, "open-llm-leaderboard-v2 (normalized)")]
+    assert quality(scores, parse_weights("gpqa,bbh")) == (40.0, ["bbh"])
+    assert quality([_s("humaneval", 70.0, "model card, pass@1")], parse_weights("humaneval")) == (70.0, ["humaneval"])
 
 
 def test_named_sets_and_bad_weights():

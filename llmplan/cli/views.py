@@ -323,8 +323,8 @@ def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
                 {"weights_gib": "weights GiB", "kv_cache_gib": f"KV GiB @ {context}", "total_gib": "total GiB"},
                 f"memory at {context} tokens of context (batch 1, f16 KV)")
     if data["evals"]:
-        print_table(data["evals"], ["benchmark", "value", "metric", "setting", "source"], {},
-                    "published evaluation results")
+        print_table(data["evals"], ["benchmark", "value", "metric", "setting"], {},
+                    "published evaluation results (sources: --format json)")
     from llmplan.licenses import caveat
 
     if caveat(m.license):
@@ -556,11 +556,14 @@ def list_models(task, license_query, min_params, max_params, search, gpu, tps, c
     for r in rows:
         score, present = quality(scores_for(r["repo_id"]), weights)
         r["quality"] = round(score, 2) if score is not None else None
-        r["benchmarks"] = f"{len(present)}/{len(weights)}: {','.join(present)}" if present else None
+        missing = [b for b in weights if b not in present]
+        r["benchmarks"] = (f"{len(present)}/{len(weights)}" + (f" (no {','.join(missing)})" if missing else "")
+                           if present else None)
+        r["benchmarks_present"] = present
     if sort == "quality":
-        missing = sum(1 for r in rows if r["quality"] is None)
-        if missing:
-            warnings.append(f"{missing} of {len(rows)} models have none of the chosen benchmarks "
+        unscored = sum(1 for r in rows if r["quality"] is None)
+        if unscored:
+            warnings.append(f"{unscored} of {len(rows)} models have none of the chosen benchmarks "
                             "in llmplan/data/evals.csv: listed last")
     keys = {"quality": lambda r: (-(r["quality"] if r["quality"] is not None else -1.0), r["repo_id"].lower()),
             "params": lambda r: -(r["params_b"] or 0), "name": lambda r: r["repo_id"].lower(),
