@@ -102,3 +102,34 @@ def quality(scores: list[EvalScore], weights: dict[str, float]) -> tuple[float |
         return None, []
     total = sum(weights[b] for b in present)
     return sum(weights[b] * by_name[b] for b in present) / total, present
+
+
+# Hub dataset ids (model-index `dataset.type`) of the benchmarks above.
+_DATASETS = {"ai2_arc": "arc", "allenai/ai2_arc": "arc", "arc": "arc", "hellaswag": "hellaswag",
+             "rowan/hellaswag": "hellaswag", "cais/mmlu": "mmlu", "mmlu": "mmlu", "hendrycks_test": "mmlu",
+             "truthful_qa": "truthfulqa", "truthfulqa/truthful_qa": "truthfulqa", "winogrande": "winogrande",
+             "allenai/winogrande": "winogrande", "gsm8k": "gsm8k", "openai/gsm8k": "gsm8k",
+             "huggingfaceh4/ifeval": "ifeval", "google/ifeval": "ifeval", "wis-k/instruction-following-eval": "ifeval",
+             "bbh": "bbh", "saylortwift/bbh": "bbh", "lukaemon/bbh": "bbh", "hendrycks/competition_math": "math_lvl5",
+             "lighteval/math-hard": "math_lvl5", "idavidrein/gpqa": "gpqa", "taur-lab/musr": "musr",
+             "tiger-lab/mmlu-pro": "mmlu_pro", "openai_humaneval": "humaneval", "openai/openai_humaneval": "humaneval",
+             "mbpp": "mbpp", "google-research-datasets/mbpp": "mbpp"}
+
+
+def from_model_index(eval_results, source_url: str, as_of: str) -> tuple[EvalScore, ...]:
+    """EvalScores from a card's parsed model-index (huggingface_hub EvalResult objects); unknown datasets and
+    non-numeric values are skipped. Fractions (<= 1) are scaled to 0-100."""
+    scores: dict[str, EvalScore] = {}
+    for r in eval_results or ():
+        bench = _DATASETS.get(str(getattr(r, "dataset_type", "") or "").lower())
+        value = getattr(r, "metric_value", None)
+        if bench is None or bench in scores or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        value = float(value) * (100.0 if 0 <= value <= 1 else 1.0)
+        if not 0 <= value <= 100:
+            continue
+        leaderboard = "open llm leaderboard" in str(getattr(r, "source_name", "") or "").lower()
+        setting = ("open-llm-leaderboard (model-index)" if leaderboard else "model card (model-index)")
+        scores[bench] = EvalScore(bench, value, str(getattr(r, "metric_type", "") or ""), setting,
+                                  str(getattr(r, "source_url", "") or source_url), as_of)
+    return tuple(scores.values())

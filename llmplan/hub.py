@@ -80,6 +80,13 @@ def spec_from_info(repo_id: str, info, config: dict, *, source: str = "", as_of:
     spec = spec_from_config(repo_id, config, license=_license(info), gated=info.gated not in (False, None),
                             pipeline_tag=info.pipeline_tag or "", source=source, as_of=as_of,
                             native_dtype=_DTYPE_OF_SAFETENSORS.get(str(dominant).upper(), ""))
+    from llmplan.evals import from_model_index
+
+    card = getattr(info, "card_data", None)
+    evals = from_model_index(getattr(card, "eval_results", None), source.replace("/blob/", "/tree/").rsplit(
+        "/config.json", 1)[0], as_of)
+    if evals:
+        spec = dataclasses.replace(spec, evals=evals)
     total = _safetensors_total(info)
     if total is None or total <= 0 or spec.prequantized not in _UNPACKED_QUANTS:
         return spec

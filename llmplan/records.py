@@ -51,6 +51,8 @@ class ModelSpec:
     as_of: str = ""
     # pre-quantized repository: the quant its weights ship in (e.g. "awq", "fp8", "mxfp4"); None for 16-bit
     prequantized: str | None = None
+    # evaluation results the Hub card carries (llmplan.evals.EvalScore); the catalog's are in data/evals.csv
+    evals: tuple = ()
 
     @property
     def is_moe(self) -> bool:

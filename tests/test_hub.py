@@ -756,3 +756,31 @@ def test_cli_models_falls_back_to_the_catalog_when_the_hub_is_down(hub_env, monk
     r = CliRunner().invoke(app, ["models", "--hub", "--limit", "2", "--format", "json"])
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 2
     assert "unreachable" in r.stderr and "embedded catalog" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_card_evaluation_results_come_with_the_spec(fake_hub, tmp_path, monkeypatch):
+    model_index = [{"name": "m", "results": [
+        {"task": {"type": "text-generation"}, "dataset": {"type": "cais/mmlu", "name": "MMLU"},
+         "metrics": [{"type": "acc", "value": 0.632}], "source": {"name": "Open LLM Leaderboard", "url": "https://x"}},
+        {"task": {"type": "text-generation"}, "dataset": {"type": "openai/gsm8k", "name": "GSM8K"},
+         "metrics": [{"type": "acc", "value": 41.5}]},
+        {"task": {"type": "text-generation"}, "dataset": {"type": "some/unknown", "name": "?"},
+         "metrics": [{"type": "acc", "value": 10}]}]}]
+    info = _info(total=6_738_415_616, license="llama2")
+    info["cardData"]["model-index"] = model_index
+    fake_hub.add_model("org/evaluated", info, {"config.json": LLAMA_2_7B})
+    spec = _fetch(fake_hub, "org/evaluated", tmp_path)
+    scores = {e.benchmark: e for e in spec.evals}
+    assert set(scores) == {"mmlu", "gsm8k"}
+    assert scores["mmlu"].value == pytest.approx(63.2) and scores["mmlu"].setting.startswith("open-llm-leaderboard")
+    assert scores["gsm8k"].value == 41.5 and scores["gsm8k"].setting == "model card (model-index)"
+    # and `llmplan info` shows them for a repository the catalog has never seen
+    from typer.testing import CliRunner
+
+    from llmplan.cli.app import app
+
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cli-cache"))
+    r = CliRunner().invoke(app, ["info", "org/evaluated", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    assert {e["benchmark"] for e in json.loads(r.stdout)["evals"]} == {"mmlu", "gsm8k"}

@@ -273,7 +273,7 @@ def info_data(m: ModelSpec, context: int) -> dict:
         w = model_weight_bytes(m, parse_quant(q)) / GIB
         memory.append({"quant": q, "weights_gib": round(w, 2), "kv_cache_gib": round(kv, 2),
                        "total_gib": round(w + kv, 2)})
-    facts = {k: v for k, v in asdict(m).items() if v not in (None, "", ())}
+    facts = {k: v for k, v in asdict(m).items() if v not in (None, "", ()) and k != "evals"}
     facts["params_total"] = arch.params_total(m)
     facts["params_active"] = arch.params_active(m)
     facts["params_computed"] = arch.param_breakdown(m).total
@@ -284,7 +284,7 @@ def info_data(m: ModelSpec, context: int) -> dict:
     facts["license_caveat"] = caveat(m.license)
     from llmplan.evals import scores_for
 
-    facts["evals"] = [asdict(e) for e in scores_for(m.repo_id)]
+    facts["evals"] = [asdict(e) for e in (m.evals or scores_for(m.repo_id))]
     return {**facts, "context": context, "memory": memory}
 
 
