@@ -127,6 +127,25 @@ def _download_config(api, repo_id: str, token, timeout_s: float, cache_dir) -> t
     return raw, commit if len(commit) == 40 else None
 
 
+def cached_model_spec(repo_id: str, *, cache_dir=None) -> ModelSpec | None:
+    """The spec from a config.json already in the local Hugging Face cache (no network), or None. Licence,
+    gating and the published parameter count are not in config.json, so they stay unknown."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(repo_id, "config.json", cache_dir=cache_dir, local_files_only=True)
+        with open(path, "rb") as f:
+            config = json.loads(f.read().decode("utf-8-sig"))
+    except Exception:  # not cached, unreadable or malformed: no fallback
+        return None
+    from llmplan.hfconfig import spec_from_config
+
+    try:
+        return spec_from_config(repo_id, config, source=f"local cache: {path}")
+    except LlmplanError:
+        return None
+
+
 # -- search_models -------------------------------------------------------------------------------------------
 
 def search_models(*, search: str | None = None, pipeline_tag: str | None = None,

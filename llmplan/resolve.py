@@ -23,15 +23,22 @@ def resolve_model(name: str, *, use_hub: bool = True, token: str | None = None) 
         return spec, []
     if "/" not in name:
         raise unknown_model(name, "not in the embedded catalog (give the Hub repo id, e.g. org/name)")
-    if not use_hub or hub_disabled():
-        raise unknown_model(name, "not in the embedded catalog and the Hub is offline (HF_HUB_OFFLINE=1)")
     from llmplan import hub
 
+    repo_id = name.strip()
+    if not use_hub or hub_disabled():
+        cached = hub.cached_model_spec(repo_id)
+        if cached is None:
+            raise unknown_model(name, "not in the embedded catalog and the Hub is offline (HF_HUB_OFFLINE=1)")
+        return cached, ["the Hub is offline: using the cached config.json (licence and gating unknown)"]
     try:
-        return hub.fetch_model_spec(name.strip(), token=token), []
+        return hub.fetch_model_spec(repo_id, token=token), []
     except (GatedModelError, NoConfigError):
         raise
     except UnknownModelError:
         raise unknown_model(name, "not in the embedded catalog nor on the Hub") from None
     except HubError as exc:
+        cached = hub.cached_model_spec(repo_id)
+        if cached is not None:
+            return cached, [f"{exc}: using the cached config.json (licence and gating unknown)"]
         raise unknown_model(name, f"not in the embedded catalog and {exc}") from None

@@ -9,7 +9,7 @@ from fakehub import FakeHub
 
 
 @pytest.fixture
-def hub_env(monkeypatch):
+def hub_env(monkeypatch, tmp_path):
     """Environment for talking to a local fake Hub: no proxy for 127.0.0.1, no telemetry, no token,
     not offline, no HF_ENDPOINT. huggingface_hub reads some of these at import, so the constants are
     patched too, and its shared HTTP client is rebuilt to see the proxy settings."""
@@ -24,6 +24,8 @@ def hub_env(monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    # never the user's cache: hf_hub_download reads this module attribute at call time
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-hub-cache"))
     close_session()
     yield
     close_session()

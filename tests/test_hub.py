@@ -779,8 +779,28 @@ def test_card_evaluation_results_come_with_the_spec(fake_hub, tmp_path, monkeypa
 
     from llmplan.cli.app import app
 
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cli-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cli-cache"))
     r = CliRunner().invoke(app, ["info", "org/evaluated", "--format", "json"])
     assert r.exit_code == 0, r.stderr
     assert {e["benchmark"] for e in json.loads(r.stdout)["evals"]} == {"mmlu", "gsm8k"}
+
+
+def test_offline_or_unreachable_falls_back_to_the_cached_config(fake_hub, tmp_path, monkeypatch):
+    from llmplan.resolve import resolve_model
+
+    from huggingface_hub import constants
+
+    fake_hub.add_model("org/cached-llama", _info(total=6_738_415_616, license="llama2"), {"config.json": LLAMA_2_7B})
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))  # read at call time, not the env
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)
+    online, warnings = resolve_model("org/cached-llama")
+    assert online.license == "llama2" and not warnings
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    offline, warnings = resolve_model("org/cached-llama")
+    assert offline.num_layers == online.num_layers == 32 and offline.license == ""
+    assert len(warnings) == 1 and "cached config.json" in warnings[0]
+    with pytest.raises(UnknownModelError, match="Hub is offline"):
+        resolve_model("org/never-downloaded")
