@@ -85,8 +85,8 @@ def spec_from_info(repo_id: str, info, config: dict, *, source: str = "", as_of:
     card = getattr(info, "card_data", None)
     evals = from_model_index(getattr(card, "eval_results", None), source.replace("/blob/", "/tree/").rsplit(
         "/config.json", 1)[0], as_of)
-    if evals:
-        spec = dataclasses.replace(spec, evals=evals)
+    spec = dataclasses.replace(spec, evals=evals, downloads=getattr(info, "downloads", None),
+                               likes=getattr(info, "likes", None))
     total = _safetensors_total(info)
     if total is None or total <= 0 or spec.prequantized not in _UNPACKED_QUANTS:
         return spec

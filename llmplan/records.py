@@ -53,6 +53,8 @@ class ModelSpec:
     prequantized: str | None = None
     # evaluation results the Hub card carries (llmplan.evals.EvalScore); the catalog's are in data/evals.csv
     evals: tuple = ()
+    downloads: int | None = None  # Hub popularity at fetch time (None: catalog, offline)
+    likes: int | None = None
 
     @property
     def is_moe(self) -> bool:

@@ -71,7 +71,8 @@ def test_dense_llama_repo_gives_the_exact_spec(fake_hub, tmp_path):
         head_dim=128, intermediate_size=11008, vocab_size=32000, max_context_tokens=4096, mlp_gated=True,
         tie_embeddings=False, params_total=6_738_415_616, model_type="llama", license="llama2", gated=False,
         pipeline_tag="text-generation", native_dtype="float16", params_source="HF safetensors total",
-        source=f"{fake_hub.url}/someorg/Llama-2-7b-mirror/blob/{repo.commit}/config.json", as_of="")
+        source=f"{fake_hub.url}/someorg/Llama-2-7b-mirror/blob/{repo.commit}/config.json", as_of="",
+        downloads=1234, likes=56)
 
 
 def test_one_api_call_with_expand_then_one_config_resolve(fake_hub, tmp_path):
@@ -785,7 +786,9 @@ def test_card_evaluation_results_come_with_the_spec(fake_hub, tmp_path, monkeypa
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cli-cache"))
     r = CliRunner().invoke(app, ["info", "org/evaluated", "--format", "json"])
     assert r.exit_code == 0, r.stderr
-    assert {e["benchmark"] for e in json.loads(r.stdout)["evals"]} == {"mmlu", "gsm8k"}
+    data = json.loads(r.stdout)
+    assert {e["benchmark"] for e in data["evals"]} == {"mmlu", "gsm8k"}
+    assert (data["downloads"], data["likes"]) == (1234, 56)
 
 
 def test_offline_or_unreachable_falls_back_to_the_cached_config(fake_hub, tmp_path, monkeypatch):

@@ -316,7 +316,10 @@ def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
         ("KV cache", f"{data['kv_bytes_per_token_f16'] / 1024:.1f} KiB per token (f16)"),
         ("license", f"{m.license} ({group_of(m.license)})" + (" - gated: accept the licence on the Hub and set "
                                                                "HF_TOKEN to download" if m.gated else "")),
-        ("task", m.pipeline_tag), ("source", m.source), ("as of", m.as_of),
+        ("task", m.pipeline_tag),
+        ("popularity", f"{m.downloads:,} downloads, {m.likes:,} likes" if m.downloads is not None
+         else "not in the offline catalog (the Hub has it)"),
+        ("source", m.source), ("as of", m.as_of),
     ]
     print_kv(pairs, title=m.repo_id)
     print_table(data["memory"], ["quant", "weights_gib", "kv_cache_gib", "total_gib"],
