@@ -59,6 +59,7 @@ def fetch_model_spec(repo_id: str, *, token: str | bool | None = None, timeout_s
         api = _api(endpoint, token)
         info = _model_info(api, repo_id, timeout_s, expand=EXPAND)
         config_bytes, commit = _download_config(api, repo_id, token, timeout_s, cache_dir)
+        header_total = None if _safetensors_total(info) is not None else _header_total(api, repo_id)
     try:
         config = json.loads(config_bytes.decode("utf-8-sig"))
     except ValueError:  # not UTF-8, or not JSON
@@ -66,7 +67,24 @@ def fetch_model_spec(repo_id: str, *, token: str | bool | None = None, timeout_s
     spec = spec_from_info(repo_id, info, config,
                           source=f"{api.endpoint.rstrip('/')}/{repo_id}/blob/{commit or 'main'}/config.json",
                           as_of=datetime.now(timezone.utc).date().isoformat())
+    if header_total and spec.params_total is None and spec.prequantized in _UNPACKED_QUANTS:
+        total, note = _untie_total(header_total, spec)
+        spec = dataclasses.replace(spec, params_total=total, params_source="safetensors headers" + note)
     return spec
+
+
+def _header_total(api, repo_id: str) -> int | None:
+    """Parameter count from the safetensors headers (HTTP range requests) when the Hub's model info has
+    none; None when the repo has no safetensors or a header cannot be parsed (truncated, malformed): the
+    architecture count is used then, never a guess."""
+    from huggingface_hub.errors import NotASafetensorsRepoError, SafetensorsParsingError
+
+    try:
+        counts = api.get_safetensors_metadata(repo_id).parameter_count
+    except (NotASafetensorsRepoError, SafetensorsParsingError, ValueError, KeyError):
+        return None
+    total = sum(v for v in counts.values() if isinstance(v, int))
+    return total or None
 
 
 def spec_from_info(repo_id: str, info, config: dict, *, source: str = "", as_of: str = "") -> ModelSpec:

@@ -807,3 +807,24 @@ def test_offline_or_unreachable_falls_back_to_the_cached_config(fake_hub, tmp_pa
     assert len(warnings) == 1 and "cached config.json" in warnings[0]
     with pytest.raises(UnknownModelError, match="Hub is offline"):
         resolve_model("org/never-downloaded")
+
+
+def _safetensors(tensors: dict) -> bytes:
+    header = json.dumps({name: {"dtype": "BF16", "shape": shape, "data_offsets": [0, 0]}
+                         for name, shape in tensors.items()}).encode()
+    return struct.pack("<Q", len(header)) + header
+
+
+def test_parameter_count_from_safetensors_headers_when_the_hub_has_none(fake_hub, tmp_path):
+    # model info without a safetensors total: the count comes from the headers (range requests)
+    fake_hub.add_model("org/headers", _info(), {"config.json": LLAMA_2_7B, "model.safetensors": _safetensors(
+        {"a": [4096, 1000], "b": [2000]})})
+    spec = _fetch(fake_hub, "org/headers", tmp_path)
+    assert spec.params_total == 4096 * 1000 + 2000 and spec.params_source == "safetensors headers"
+
+
+def test_truncated_safetensors_header_falls_back_to_the_architecture_count(fake_hub, tmp_path):
+    whole = _safetensors({"a": [4096, 1000]})
+    fake_hub.add_model("org/truncated", _info(), {"config.json": LLAMA_2_7B, "model.safetensors": whole[:20]})
+    spec = _fetch(fake_hub, "org/truncated", tmp_path)
+    assert spec.params_total is None and spec.params_source == "architecture count from config.json"
