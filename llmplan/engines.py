@@ -51,6 +51,13 @@ DEFAULT_RAM_BW_GBS = 89.6
 # datasheet: 8x ConnectX-7 400 Gb/s), and ~10 us per activation hand-off (NCCL inter-node send/recv, order of
 # magnitude from nccl-tests reports).
 GPUS_PER_NODE = 8
+
+
+def tensor_parallel_degree(num_gpus):
+    """GPUs one tensor-parallel group spans: all of them up to a node, then one node (works on arrays)."""
+    import numpy as np
+
+    return np.minimum(num_gpus, GPUS_PER_NODE)
 INTERNODE_GBS = 50.0
 INTERNODE_LATENCY_S = 10e-6
 # PCIe 4.0 x16 effective ~25 GB/s one way (nccl-tests busbw 20-25 GB/s, NVIDIA/nccl-tests#44, 2020).
@@ -135,12 +142,12 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
 
 # Engines we do not model separately, estimated as their nearest kind (with a warning).
 NEAREST: dict[str, str] = {
-    "ollama": "llama.cpp", "sglang": "vllm", "tensorrt-llm": "vllm", "lmdeploy": "vllm", "tgi": "vllm",
+    "sglang": "vllm", "tensorrt-llm": "vllm", "lmdeploy": "vllm", "tgi": "vllm",
     "deepspeed-mii": "vllm", "exllama": "exllamav2", "autoawq": "transformers", "tinychat": "exllamav2",
     "gpt-fast": "exllamav2", "ctranslate2": "exllamav2", "litgpt": "transformers",
     "onnxruntime": "transformers", "koboldcpp": "llama.cpp", "lm-studio": "llama.cpp",
 }
-# Aliases that are the same engine (no warning).
+# Aliases that are the same engine (no warning); ollama runs llama.cpp underneath: same kernels and memory.
 SAME: dict[str, str] = {"llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "ollama": "llama.cpp",
                         "hf": "transformers", "mlc": "mlc-llm", "trt-llm": "tensorrt-llm"}
 
@@ -161,8 +168,6 @@ def resolve_engine(name: str) -> tuple[EngineProfile, list[str]]:
     key = name.strip().lower()
     if key in PROFILES:
         return PROFILES[key], []
-    if key == "ollama":  # ollama runs llama.cpp underneath: same kernels, same memory layout
-        return PROFILES["llama.cpp"], []
     key = SAME.get(key, key)
     if key in PROFILES:
         return PROFILES[key], []

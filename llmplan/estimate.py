@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmplan.engines import (DEFAULT_RAM_BW_GBS, EngineProfile, backend_for, constants_for, format_support,
-                             resolve_engine)
+                             resolve_engine, tensor_parallel_degree)
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import resolve_gpu
 from llmplan.quant import QuantFormat, parse_kv_dtype, parse_quant
@@ -59,6 +59,16 @@ def _positive_int(value, what: str, minimum: int = 1) -> int:
     if not math.isfinite(number) or number != int(number) or number < minimum:
         raise InvalidInputError(f"{what} must be a whole number >= {minimum} (got {value!r})")
     return int(number)
+
+
+def _positive_float(value, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{what} must be a number (got {value!r})") from None
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidInputError(f"{what} must be positive (got {value!r})")
+    return number
 
 
 def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | None = None) -> Resolved:
@@ -128,18 +138,13 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
         raise InvalidInputError(f"parallel must be tp or pp (got {s.parallel!r})")
     if parallel not in engine.parallel_modes and num_gpus > 1:
         raise InvalidInputError(f"{engine.name} does not support parallel={parallel}")
-    if parallel == "tp" and num_gpus > 1 and model.num_attention_heads % num_gpus:
-        raise InvalidInputError(
-            f"tensor parallel needs the {model.num_attention_heads} attention heads to divide by {num_gpus} GPUs")
+    if parallel == "tp" and num_gpus > 1 and model.num_attention_heads % tensor_parallel_degree(num_gpus):
+        raise InvalidInputError(f"tensor parallel needs the {model.num_attention_heads} attention heads to divide by "
+                                f"{tensor_parallel_degree(num_gpus)} GPUs")
 
     memory_gib = gpu.memory_gib
     if s.vram_gib not in (None, ""):
-        try:
-            memory_gib = float(s.vram_gib)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"vram_gib must be a number (got {s.vram_gib!r})") from None
-        if not math.isfinite(memory_gib) or memory_gib <= 0:
-            raise InvalidInputError(f"vram_gib must be positive (got {s.vram_gib!r})")
+        memory_gib = _positive_float(s.vram_gib, "vram_gib")
     elif is_apple and len(gpu.memory_options_gib) > 1:
         warnings.append(f"{gpu.name} comes with {'/'.join(f'{m:g}' for m in gpu.memory_options_gib)} GB; "
                         f"assuming {memory_gib:g} GB (set --vram-gib for yours)")
@@ -158,12 +163,7 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
         raise InvalidInputError("only llama.cpp keeps layers on the CPU (offload_layers needs engine llama.cpp)")
     ram_bw = DEFAULT_RAM_BW_GBS
     if s.ram_bw_gbs not in (None, ""):
-        try:
-            ram_bw = float(s.ram_bw_gbs)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"ram_bw_gbs must be a number (got {s.ram_bw_gbs!r})") from None
-        if not math.isfinite(ram_bw) or ram_bw <= 0:
-            raise InvalidInputError("ram_bw_gbs must be positive")
+        ram_bw = _positive_float(s.ram_bw_gbs, "ram_bw_gbs")
     elif offload:
         warnings.append(f"system RAM bandwidth not given: assuming dual-channel DDR5-5600 ({DEFAULT_RAM_BW_GBS:g} "
                         "GB/s); set --ram-bw-gbs")

@@ -13,7 +13,7 @@ from llmplan import memory as mem
 from llmplan import throughput as tp
 from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS,
                              INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, backend_for,
-                             constants_for, resolve_engine)
+                             constants_for, resolve_engine, tensor_parallel_degree)
 from llmplan.quant import QuantFormat, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
@@ -97,7 +97,7 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     n = g["num_gpus"].astype(float)
     is_tp = (g["parallel"] == "tp") & (n > 1)
     # tensor parallel stays within a node of 8 GPUs; more GPUs form a pipeline of nodes
-    tp_degree = np.where(is_tp, np.minimum(n, GPUS_PER_NODE), 1.0)
+    tp_degree = np.where(is_tp, tensor_parallel_degree(n), 1.0)
     nodes = np.where(is_tp, np.maximum(n / GPUS_PER_NODE, 1.0), 1.0)
     is_apple = np.array([str(v).lower() == "apple" for v in g["vendor"]], dtype=bool)
     # per distinct (chosen backend, vendor, architecture): the backend and the engine's constants on it

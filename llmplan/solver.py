@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from llmplan import cost
-from llmplan.engines import GPUS_PER_NODE, backend_for, format_support, resolve_engine
+from llmplan.engines import GPUS_PER_NODE, backend_for, format_support, resolve_engine, tensor_parallel_degree
 from llmplan.errors import InvalidInputError
 from llmplan.evaluate import evaluate, gpu_frame
 from llmplan.quant import FIT_LADDER_GGUF, FIT_LADDER_SERVING, parse_quant
@@ -106,7 +106,7 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
         for n in GPU_COUNTS + (MULTI_NODE_COUNTS if parallel == "tp" else ()):
             mask = ok & (vendor_ok if n > 1 else True) & (server_ok if n > GPUS_PER_NODE else True)
             # one Apple SoC or laptop GPU per machine; TP needs the heads to divide by the GPUs of a node
-            if parallel == "tp" and n > 1 and model.num_attention_heads % min(n, GPUS_PER_NODE):
+            if parallel == "tp" and n > 1 and model.num_attention_heads % tensor_parallel_degree(n):
                 continue
             index = np.flatnonzero(mask)
             picks.append(index)
