@@ -32,7 +32,6 @@ class FitRequest:
     users: int = 1
     context: int = 4096
     prompt_tokens: int = 512
-    gen_tokens: int = 256
     budget_usd: float | None = None
     hourly_budget_usd: float | None = None
     mode: str = "buy"  # buy | rent
@@ -120,7 +119,9 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
     grid["num_gpus"] = grid["num_gpus"].astype(int)
     grid["batch"] = float(req.users)
     grid["prompt_tokens"] = req.prompt_tokens
-    grid["gen_tokens"] = req.gen_tokens
+    # each user's conversation grows from the prompt to the full context: decode speed is the mean over it
+    # (users part-way through their conversations; the KV read at the mean position context/2 + prompt/2)
+    grid["gen_tokens"] = req.context - req.prompt_tokens
     grid["context"] = req.context
     grid["kv_bytes_per_element"] = 2.0
     return grid

@@ -72,3 +72,22 @@ def test_owning_cost_is_power_plus_amortisation():
     # amortisation: upfront / (2 years x 8,760 h)
     assert r["usd_per_hour"] == pytest.approx(r["power_usd_per_hour"] + r["upfront_usd"] / (2 * 8760))
     assert r["usd_per_million_tokens"] == pytest.approx(r["usd_per_hour"] / (r["decode_tps"] * 3600) * 1e6)
+
+
+def test_fit_speed_is_the_mean_over_a_conversation_that_fills_the_context():
+    """fit plans for users whose conversations grow from the prompt to the full context: its per-user speed is
+    estimate's for gen_tokens = context - prompt (mean position (512 + 8192) / 2 = 4352), and a longer context
+    never makes an option faster."""
+    from llmplan.estimate import estimate_many
+    from llmplan.records import Scenario
+
+    model, gpus = find_in_catalog("qwen3-30b-a3b"), load_gpus()
+    req = FitRequest(users=8, context=8192, quant="Q4_K_M", engines=("llama.cpp",), top=1000)
+    row = solve(model, gpus, req).options.query("name == 'RTX 4090' and num_gpus == 2").iloc[0]
+    est = estimate_many(model, [Scenario(model="qwen3-30b-a3b", gpu="RTX 4090", num_gpus=2, quant="Q4_K_M",
+                                         engine="llama.cpp", batch=8, prompt_tokens=512, gen_tokens=8192 - 512,
+                                         context=8192)], gpus)[0]
+    assert row["decode_tps_per_seq"] == pytest.approx(est.decode_tps_per_seq, rel=1e-3)
+    short = solve(model, gpus, FitRequest(users=8, context=2048, quant="Q4_K_M", engines=("llama.cpp",), top=1000))
+    short_row = short.options.query("name == 'RTX 4090' and num_gpus == 2").iloc[0]
+    assert short_row["decode_tps_per_seq"] > row["decode_tps_per_seq"]

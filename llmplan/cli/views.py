@@ -172,7 +172,8 @@ def show_fit(model: ModelSpec, req, result, fmt: OutputFormat) -> None:
                 r["hardware"] = f"{r['num_gpus']}x {r['gpu']}"
             print_table(rejected, ["hardware", "quant", "reason"], {}, "Nearest misses (binding constraint)")
     message(f"searched {result.searched} options (GPU x count x quant x engine); tok/s is per user, "
-            "total in brackets; P marks the cost/speed Pareto front; `--explain N` shows the arithmetic")
+            f"total in brackets, the mean over conversations growing from a {req.prompt_tokens}-token prompt to "
+            f"the {req.context}-token context; P marks the cost/speed Pareto front; `--explain N` shows the arithmetic")
     if req.mode == "buy":
         message(f"own $/h = power ({req.usd_per_kwh:g} $/kWh) + purchase amortised over {req.years:g} years at "
                 f"{req.duty:.0%} duty; $/1M tok at that cost and the aggregate speed")
@@ -396,8 +397,10 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
         f"activations {r['activations_gib'] / n:.2f} GiB + runtime {r['runtime_overhead_gib'] / n:.2f} GiB "
         f"= {r['vram_gib_per_gpu']:.2f} GiB <= {r['gpu_memory_gib']:.2f} GiB usable",
         "",
-        "decode step (mean over the generated tokens):",
-        f"  memory: ({r['weight_read_gib']:.2f} GiB weights + {r['kv_read_gib']:.2f} GiB KV) read per GPU / "
+        f"decode step (mean over a conversation growing from the {req.prompt_tokens}-token prompt to the "
+        f"{req.context}-token context, i.e. at position {(req.prompt_tokens + req.context) / 2:,.0f}):",
+        f"  memory: ({r['weight_read_gib']:.2f} GiB weights + {r['kv_read_gib']:.2f} GiB KV) read "
+        + ("per GPU" if r["parallel"] == "tp" or n == 1 else f"by the {n} GPUs in turn (layer split)") + " / "
         f"({g.memory_bw_gbs:g} GB/s x efficiency {r['bw_efficiency']:.3f}) = {r['t_memory_ms']:.2f} ms",
         f"  compute: {r['t_compute_ms']:.2f} ms at {r['peak_tflops']:.0f} dense TFLOPS x {r['prefill_efficiency']:.2f}",
         f"  step = max(memory, compute) + overhead {r['t_overhead_ms']:.2f} ms + communication "
