@@ -130,6 +130,36 @@ def test_bad_input_is_one_line_and_nonzero(args, needle):
     assert "Traceback" not in r.stdout + r.stderr
 
 
+@pytest.mark.parametrize("args,needle", [
+    (["estimate", "llama-2-7b", "--gpu", "RTX 4090", "--vram-gib", "abc"], "--vram-gib"),
+    (["fit", "llama-2-7b", "--bogus"], "No such option: --bogus"),
+    (["info", "llama-2-7b", "--format", "xml"], "--format"),
+    (["gpus", "show"], "Missing argument"),
+])
+def test_usage_errors_through_main_are_one_line_exit_2(args, needle, capsys):
+    """What the console script does with a flag it cannot parse: one `Error:` line naming the help, exit 2
+    (click's multi-line usage box otherwise)."""
+    from llmplan.cli.app import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert exc.value.code == 2
+    assert len(lines) == 1 and lines[0].startswith("Error:") and needle in lines[0] and "--help" in lines[0], err
+
+
+def test_main_returns_the_command_exit_code(capsys):
+    from llmplan.cli.app import main
+
+    with pytest.raises(SystemExit) as ok:
+        main(["gpus", "show", "RTX 4090", "--format", "json"])
+    assert ok.value.code == 0 and json.loads(capsys.readouterr().out)["name"] == "RTX 4090"
+    with pytest.raises(SystemExit) as bad:
+        main(["gpus", "show", "Voodoo 5"])
+    assert bad.value.code != 0 and capsys.readouterr().err.startswith("Error: unknown GPU")
+
+
 def test_gpus_list_filters():
     r = run("gpus", "--segment", "datacenter", "--min-memory", "80", "--format", "json")
     rows = json.loads(r.stdout)
@@ -163,6 +193,9 @@ def test_real_subprocess_offline(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "llmplan", "estimate", "llama-2-7b", "--gpu", "nope"],
                          capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    usage = subprocess.run([sys.executable, "-m", "llmplan", "fit", "llama-2-7b", "--users", "many"],
+                           capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert usage.returncode == 2 and usage.stderr.startswith("Error:") and usage.stderr.count("\n") == 1
 
 
 def test_fit_explain_shows_the_arithmetic():

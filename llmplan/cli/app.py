@@ -399,10 +399,25 @@ def validate(
     views.show_validation([b.strip() for b in by.split(",") if b.strip()], rows.strip().lower(), fmt)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point. Usage errors (an unknown flag, a value of the wrong type) become one
+    ``Error:`` line on stderr with exit code 2, like every other error."""
+    # typer 0.29 (pinned in pyproject.toml) vendors click as typer._click; its exceptions live there
+    from typer._click import exceptions as click
+
     try:
-        app()
-    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        code = typer.main.get_command(app).main(args=argv, prog_name="llmplan", standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:  # bare `llmplan` / `llmplan gpus`: the help text
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "llmplan"
+        message(f"Error: {exc.format_message().rstrip('.')}. See '{command} --help'.")
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        message(f"Error: {exc.format_message()}")
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):  # pragma: no cover - interactive only
         message("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
