@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from llmplan.records import ModelSpec
 
 
@@ -139,9 +141,24 @@ def kv_cache_bytes(m: ModelSpec, tokens, batch, kv_bytes_per_element: float, *,
 
     Sliding-window layers hold at most the window when the engine caps them.
     """
-    import numpy as np
-
     full, swa = kv_elements_per_token(m, mla_compressed=mla_compressed)
     tokens = np.asarray(tokens, dtype=float)
     swa_tokens = np.minimum(tokens, m.sliding_window_tokens) if (swa and window_capped) else tokens
     return (full * tokens + swa * swa_tokens) * kv_bytes_per_element * np.asarray(batch, dtype=float)
+
+
+def linear_calls_per_step(m: ModelSpec, batch) -> np.ndarray:
+    """Weight-matrix multiplications one decode step launches: per layer the attention projections (q, k, v,
+    o; MLA: q_a, q_b, kv_a, kv_b, o) and the MLP's gate, up and down; an MoE layer runs those three for each
+    expert the batch routes to (E * (1 - (1 - k/E)^B) of E, as in the weight read) and each shared expert."""
+    attention = 5.0 if m.is_mla else 4.0
+    batch = np.maximum(np.asarray(batch, dtype=float), 1.0)
+    if not m.is_moe:
+        return np.broadcast_to(m.num_layers * (attention + 3.0), batch.shape).astype(float)
+    moe_layers = moe_layer_count(m)
+    e, k = float(m.num_experts), float(m.experts_per_token)
+    touched = e * (1.0 - (1.0 - k / e) ** batch)
+    dense_layers = m.num_layers - moe_layers
+    return (m.num_layers * attention + dense_layers * 3.0
+            + moe_layers * 3.0 * (touched + (m.num_shared_experts or 0)))
+

@@ -52,16 +52,31 @@ DEFAULT_RAM_BW_GBS = 89.6
 # magnitude from nccl-tests reports).
 GPUS_PER_NODE = 8
 
+INTERNODE_GBS = 50.0
+INTERNODE_LATENCY_S = 10e-6
+# PCIe 4.0 x16 effective ~25 GB/s one way (nccl-tests busbw 20-25 GB/s, NVIDIA/nccl-tests#44, 2020).
+PCIE_ALLREDUCE_GBS = 25.0
+
+# Kernel family bitsandbytes (nf4 / LLM.int8, any engine that loads through it: transformers, TGI).
+# Each quantized linear call costs host and kernel time beyond its bytes: quantize the activations, find the
+# outliers (int8), launch the dequantizing kernel. Seconds per call, the pair that minimises the mean
+# |log(predicted/measured)| over the 15 use=calibrate bitsandbytes rows (bitsandbytes-foundation/bitsandbytes
+# @1b7b9bb benchmarking/README.md: Llama-3.1-8B/70B, Qwen2.5-3B/14B/32B on H100, RTX 4090, T4) on a grid of
+# 20 us steps, 2026-11-22: those rows go from median 1.65 to 1.02 and from 13% to 47% within +-25%; the held-out
+# TGI nf4 rows from 0% to 40%. The host CPU sets it: the RTX 4090 box's rows alone want ~0, the H100 box's
+# 60-220 us, so a bitsandbytes prediction stays the least certain kind (estimate warns).
+BNB_LINEAR_OVERHEAD_S = {"nf4": 80e-6, "llm.int8": 120e-6}
+# With more than one token per step bitsandbytes' 4-bit matmul first dequantizes each weight to a 16-bit copy
+# and multiplies that (the fused 4-bit kernel serves one token only: bitsandbytes autograd/_functions.py,
+# matmul_4bit): 2 bytes written and 2 read per weight on top of the 4-bit read (a definition).
+BNB_DEQUANT_BYTES_PER_WEIGHT = 4.0
+
 
 def tensor_parallel_degree(num_gpus):
     """GPUs one tensor-parallel group spans: all of them up to a node, then one node (works on arrays)."""
     import numpy as np
 
     return np.minimum(num_gpus, GPUS_PER_NODE)
-INTERNODE_GBS = 50.0
-INTERNODE_LATENCY_S = 10e-6
-# PCIe 4.0 x16 effective ~25 GB/s one way (nccl-tests busbw 20-25 GB/s, NVIDIA/nccl-tests#44, 2020).
-PCIE_ALLREDUCE_GBS = 25.0
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,22 @@ import pandas as pd
 from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
-from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS,
+from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, BNB_DEQUANT_BYTES_PER_WEIGHT, BNB_LINEAR_OVERHEAD_S,
+                             CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS,
                              INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, backend_for,
                              constants_for, resolve_engine, tensor_parallel_degree)
 from llmplan.quant import QuantFormat, parse_quant
+
+BF16 = parse_quant("bf16")
 from llmplan.records import GpuSpec, ModelSpec
 
 # Largest batch `--batch max` reports: vLLM's default max_num_seqs is 256 (vLLM EngineArgs docs, 2025).
 MAX_BATCH_CAP = 256
 # Error band of decode predictions: the 10th and 90th percentiles of predicted/measured over the batch-1
-# decode rows of the calibration set, every source weighted equally (`llmplan validate`, 2026-11-22: 0.81
-# and 1.45; tests/test_validate.py keeps them in step). A measurement lands in [prediction / 1.45,
-# prediction / 0.81] four times out of five.
-DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.81, 1.45
+# decode rows of the calibration set, every source weighted equally (`llmplan validate`, 2026-11-22: 0.78
+# and 1.33; tests/test_validate.py keeps them in step). A measurement lands in [prediction / 1.33,
+# prediction / 0.78] four times out of five.
+DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.78, 1.33
 
 GPU_COLUMNS = ("name", "vendor", "segment", "architecture", "form_factor", "memory_gib", "memory_bw_gbs",
                "fp16_tflops", "fp16_fp16acc_tflops", "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops",
@@ -167,9 +170,22 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
                                ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
     latency, latency_tp = n * per_gpu_latency, tp_degree * per_gpu_latency
 
+    def kernel_family(b):
+        """(extra weight bytes, extra seconds) of one step for the weight format's kernels: bitsandbytes
+        pays per linear call, and its nf4 path dequantizes to a 16-bit copy when a step carries > 1 token."""
+        if fmt.kind != "bnb":
+            return 0.0, 0.0
+        seconds = arch.linear_calls_per_step(model, b) * BNB_LINEAR_OVERHEAD_S[fmt.name]
+        if fmt.name != "nf4":
+            return 0.0, seconds
+        head = arch.param_breakdown(model)
+        weights = mem.decode_weight_read_bytes(model, BF16, b) / 2.0 - (head.lm_head or head.embedding)
+        return np.where(np.asarray(b) > 1, weights * BNB_DEQUANT_BYTES_PER_WEIGHT, 0.0), seconds
+
     def step(positions, b):
         """Decode step at context ``positions`` for batch ``b``: (seconds, parts for --explain)."""
-        weight_read = mem.decode_weight_read_bytes(model, fmt, b) / split
+        extra_bytes, kernel_s = kernel_family(b)
+        weight_read = (mem.decode_weight_read_bytes(model, fmt, b) + extra_bytes) / split
         kv_read = arch.kv_cache_bytes(model, positions, b, kv_elem, mla_compressed=engine.mla_compressed,
                                       window_capped=engine.window_capped) * np.where(is_tp, kv_share_tp, 1.0)
         flops = (2.0 * active + tp.attention_flops_per_token(model, positions)) * b / split
@@ -179,13 +195,14 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
         comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency / n, 0.0)
         comm = np.where(is_tp, comm_tp, comm_pp)
         t, t_mem, t_comp = tp.decode_step_seconds(weight_read * (1.0 - off), kv_read * (1.0 - off), bw, bw_eff,
-                                                  flops * (1.0 - off), peak, prefill_eff, overhead_s, comm)
+                                                  flops * (1.0 - off), peak, prefill_eff, overhead_s + kernel_s,
+                                                  comm)
         # layers kept on the CPU run at the system RAM's achievable bandwidth, after the GPU's share
         with np.errstate(invalid="ignore"):
             t_cpu = np.where(off > 0, (weight_read + kv_read) * off / (ram_bw * CPU_BW_EFFICIENCY), 0.0)
         return t + t_cpu, {"weight_read_gib": weight_read * (1.0 - off) / GIB, "kv_read_gib": kv_read * (1.0 - off) / GIB,
                            "t_memory_ms": t_mem * 1e3, "t_compute_ms": t_comp * 1e3, "t_cpu_ms": t_cpu * 1e3,
-                           "t_overhead_ms": overhead_s * 1e3, "t_comm_ms": comm * 1e3}
+                           "t_overhead_ms": (overhead_s + kernel_s) * 1e3, "t_comm_ms": comm * 1e3}
 
     mean_position = prompt + gen / 2.0
     t_step, parts = step(mean_position, batch)

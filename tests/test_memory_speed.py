@@ -196,3 +196,40 @@ def test_a_prequantized_repo_is_estimated_in_its_shipped_format():
     assert 10 < e.weights_gib < 14
     (q,) = estimate_many(oss, [Scenario(model="x", gpu="RTX 4090", quant="Q8_0")])
     assert q.quant == "Q8_0" and not any("ships" in w for w in q.warnings)
+
+
+def test_linear_calls_per_step_golden():
+    from llmplan import architecture as arch
+
+    # Llama-2-7B: 32 layers x (q, k, v, o + gate, up, down) = 224
+    assert float(arch.linear_calls_per_step(LLAMA2, 1)) == 224
+    # Mixtral-8x7B at batch 1: 32 x (4 + 3 x 2 routed experts) = 320; at batch 2 the two tokens touch
+    # 8 x (1 - (6/8)^2) = 3.5 experts on average: 32 x (4 + 3 x 3.5) = 464
+    mixtral = find_in_catalog("mixtral-8x7b")
+    assert float(arch.linear_calls_per_step(mixtral, 1)) == pytest.approx(320)
+    assert float(arch.linear_calls_per_step(mixtral, 2)) == pytest.approx(464)
+
+
+def test_bitsandbytes_kernel_family_golden():
+    """bitsandbytes pays BNB_LINEAR_OVERHEAD_S per linear call, and nf4 with more than one token per step
+    dequantizes every weight to a 16-bit copy first (+4 bytes per weight read)."""
+    from llmplan.engines import BNB_LINEAR_OVERHEAD_S
+
+    gpu, _ = resolve_gpu("H100 SXM")
+    prof = PROFILES["transformers"]
+    bw = gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"]
+    kw = dict(gpu="H100 SXM", engine="transformers", prompt_tokens=64, gen_tokens=2, context=128)
+    b1 = one(quant="bnb-nf4", batch=1, **kw)
+    b8 = one(quant="bnb-nf4", batch=8, **kw)
+    # the same step without the kernel family, from the weight bytes alone: batch 1 reads the 4-bit file
+    body_weights = LLAMA2.params_total - 2 * 131_072_000  # embedding and lm_head stay 16 bit, untied
+    assert b1.tpot_ms / 1e3 == pytest.approx(
+        (b1.weights_gib * GIB - 131_072_000 * 2 + 524_288 * 65) / bw + prof.step_overhead_s["cuda"]
+        + 224 * BNB_LINEAR_OVERHEAD_S["nf4"], rel=0.01)
+    # batch 8: + 4 bytes x the 4-bit weights (the 16-bit copy written and read)
+    assert b8.tpot_ms / 1e3 == pytest.approx(
+        (b1.weights_gib * GIB - 131_072_000 * 2 + 4 * body_weights + 8 * 524_288 * 65) / bw
+        + prof.step_overhead_s["cuda"] + 224 * BNB_LINEAR_OVERHEAD_S["nf4"], rel=0.01)
+    # hence at batch 8 nf4 is slower than bf16 (4.5 vs 2 bytes per weight), as bitsandbytes' own table shows
+    bf16 = one(quant="bf16", batch=8, **kw)
+    assert b8.decode_tps < bf16.decode_tps
