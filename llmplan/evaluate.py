@@ -16,8 +16,6 @@ from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, BNB_DEQUANT_BYTES_PER_
                              INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, backend_for,
                              constants_for, resolve_engine, tensor_parallel_degree)
 from llmplan.quant import QuantFormat, parse_quant
-
-BF16 = parse_quant("bf16")
 from llmplan.records import GpuSpec, ModelSpec
 
 # Largest batch `--batch max` reports: vLLM's default max_num_seqs is 256 (vLLM EngineArgs docs, 2025).
@@ -179,7 +177,7 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
         if fmt.name != "nf4":
             return 0.0, seconds
         head = arch.param_breakdown(model)
-        weights = mem.decode_weight_read_bytes(model, BF16, b) / 2.0 - (head.lm_head or head.embedding)
+        weights = mem.decode_weight_read_bytes(model, parse_quant("bf16"), b) / 2.0 - (head.lm_head or head.embedding)
         return np.where(np.asarray(b) > 1, weights * BNB_DEQUANT_BYTES_PER_WEIGHT, 0.0), seconds
 
     def step(positions, b):
