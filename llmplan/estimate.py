@@ -240,7 +240,7 @@ def _to_estimate(model: ModelSpec, r: Resolved, row) -> Estimate:
         decode_tps_low=_num(row["decode_tps_low"], 2), decode_tps_high=_num(row["decode_tps_high"], 2),
         e2e_s=_num(row["e2e_s"], 3), max_batch=int(row["max_batch"]), bound=str(row["bound"]) if row["fits"] else "",
         kv_dtype=r.kv_dtype, backend=r.backend, offload_layers=r.offload_layers,
-        system_ram_gib=_num(row["system_ram_gib"], 3),
+        system_ram_gib=_num(row["system_ram_gib"], 3), model_weights_gib=_num(row["model_weights_gib"], 3),
         warnings=warnings, error=None)
 
 

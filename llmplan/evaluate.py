@@ -119,42 +119,63 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     # --- memory, per GPU ---
     device = mem.usable_device_bytes(g["memory_gib"].astype(float), is_apple)
     weights_total = mem.model_weight_bytes(model, fmt)
-    weights_pg = weights_total * (1.0 - off) / n  # offloaded layers live in system RAM
     runtime_pg = mem.runtime_bytes(engine, device)
     kv_share_tp = mem.kv_split_factor(model, tp_degree, is_tp)  # what one GPU of a node reads per step
     kv_share = np.where(is_tp, kv_share_tp / nodes, mem.kv_split_factor(model, n, is_tp))
     kv_tokens = mem.kv_tokens_allocated(engine, context)
     kv_seq_total = arch.kv_cache_bytes(model, kv_tokens, 1.0, kv_elem, mla_compressed=engine.mla_compressed,
                                        window_capped=engine.window_capped)
-    kv_seq_pg = kv_seq_total * kv_share * (1.0 - off)
+    # Two GPU kinds per row, (weights, KV share): A the fullest GPU without the output layer, B the one with
+    # it. An even split makes them equal; llama.cpp's layer split does not (and keeps the token embedding in
+    # system RAM: "very little benefit to offloading the input layer", src/llama-model.cpp)
+    host_pg = 0.0
+    weights_sum = weights_total * (1.0 - off)  # offloaded layers live in system RAM
+    weights_a = weights_b = weights_sum / n
+    kv_a = kv_b = kv_seq_total * kv_share * (1.0 - off)
+    kv_sum = kv_a * n  # per sequence, over all GPUs (TP with fewer KV heads than GPUs replicates them)
+    if engine.name == "llama.cpp":
+        host_pg = mem.embedding_bytes(model, fmt)  # a tied model's GPU copy is its output head
+        on_gpus = weights_total - (0.0 if model.tie_embeddings else host_pg)
+        head = mem.output_head_bytes(model, fmt)
+        exact = ~is_tp & (off == 0)
+        share_a, share_b = mem.llama_cpp_split_shares(model.num_layers, n)
+        weights_sum = on_gpus * np.where(exact, 1.0, 1.0 - off)
+        weights_a = np.where(exact, (on_gpus - head) * share_a, weights_sum / n)
+        weights_b = np.where(exact, (on_gpus - head) * share_b + head, weights_a)
+        kv_a = np.where(exact, kv_seq_total * share_a, kv_a)
+        kv_b = np.where(exact, kv_seq_total * share_b, kv_b)
+        kv_sum = np.where(exact, kv_seq_total, kv_sum)
     batch = g["batch"].astype(float)
     want_max = np.isnan(batch)
+
+    def batch_room(weights_x, kv_x, act):
+        """Sequences whose KV fits beside the weights on a GPU of one kind (the cap where it holds no KV)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.floor(np.where(kv_x > 0, (device - weights_x - runtime_pg - act) / kv_x, MAX_BATCH_CAP))
+        return np.clip(np.nan_to_num(room, nan=0.0), 0, MAX_BATCH_CAP)
+
     act_one = mem.activation_bytes(model, engine, prompt, 1.0)
-    free_pg = device - weights_pg - runtime_pg - act_one
-    with np.errstate(divide="ignore", invalid="ignore"):
-        max_batch = np.floor(np.where(kv_seq_pg > 0, free_pg / kv_seq_pg, MAX_BATCH_CAP))
-    max_batch = np.clip(np.nan_to_num(max_batch, nan=0.0), 0, MAX_BATCH_CAP)
+    max_batch = np.minimum(batch_room(weights_a, kv_a, act_one), batch_room(weights_b, kv_b, act_one))
     # activations grow with the batch for some engines: shrink the max batch until all terms fit
     for _ in range(3):
-        need = weights_pg + runtime_pg + mem.activation_bytes(model, engine, prompt, np.maximum(max_batch, 1))
-        over = need + max_batch * kv_seq_pg > device
-        max_batch = np.where(over, np.maximum(max_batch - np.ceil((need + max_batch * kv_seq_pg - device)
-                                                                  / np.maximum(kv_seq_pg, 1.0)), 0), max_batch)
+        act = mem.activation_bytes(model, engine, prompt, np.maximum(max_batch, 1))
+        max_batch = np.minimum(max_batch, np.minimum(batch_room(weights_a, kv_a, act), batch_room(weights_b, kv_b, act)))
     batch = np.where(want_max, np.maximum(max_batch, 1.0), batch)
     act_pg = mem.activation_bytes(model, engine, prompt, batch)
-    kv_pg = kv_seq_pg * batch
-    per_gpu = weights_pg + kv_pg + act_pg + runtime_pg
+    per_gpu = np.maximum(weights_a + kv_a * batch, weights_b + kv_b * batch) + act_pg + runtime_pg
+    weights_on_gpus, kv_on_gpus = weights_sum, kv_sum * batch
     out["batch"] = batch.astype(int)
     out["max_batch"] = max_batch.astype(int)
-    out["weights_gib"] = weights_total / GIB
-    out["kv_cache_gib"] = kv_pg * n / GIB
+    out["weights_gib"] = weights_on_gpus / GIB  # what the GPUs hold; the four terms sum to vram_gib
+    out["model_weights_gib"] = weights_total / GIB  # the whole model in this format (the file)
+    out["kv_cache_gib"] = kv_on_gpus / GIB
     out["activations_gib"] = act_pg * n / GIB
     out["runtime_overhead_gib"] = runtime_pg * n / GIB
     out["vram_gib_per_gpu"] = per_gpu / GIB
-    out["vram_gib"] = per_gpu * n / GIB
+    out["vram_gib"] = (weights_on_gpus + kv_on_gpus + (act_pg + runtime_pg) * n) / GIB
     out["gpu_memory_gib"] = device / GIB
     out["fits"] = per_gpu <= device
-    out["system_ram_gib"] = (weights_total + kv_seq_total * batch) * off / GIB
+    out["system_ram_gib"] = ((weights_total + kv_seq_total * batch) * off + host_pg) / GIB
 
     # --- speed ---
     bw = g["memory_bw_gbs"].astype(float) * 1e9

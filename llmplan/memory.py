@@ -6,6 +6,8 @@ and runtime overhead (CUDA/Metal context plus any share the engine reserves).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from llmplan import architecture as arch
@@ -22,6 +24,41 @@ def model_weight_bytes(m: ModelSpec, fmt: QuantFormat) -> float:
     total = arch.params_total(m)
     body = max(total - b.embedding - b.lm_head, 0)
     return weight_bytes(fmt, b.embedding, b.lm_head, body)
+
+
+def embedding_bytes(m: ModelSpec, fmt: QuantFormat) -> float:
+    """Bytes of the token-embedding table in ``fmt``."""
+    emb_bpw = 16.0 if fmt.embeddings_16bit else fmt.body_bpw
+    return arch.param_breakdown(m).embedding * emb_bpw / 8.0
+
+
+def output_head_bytes(m: ModelSpec, fmt: QuantFormat) -> float:
+    """Bytes of the output head as an engine holds it: a tied model's head is the embedding table."""
+    b = arch.param_breakdown(m)
+    return embedding_bytes(m, fmt) if m.tie_embeddings else b.lm_head * fmt.head_bpw / 8.0
+
+
+@functools.lru_cache(maxsize=256)
+def llama_cpp_layer_counts(num_layers: int, num_gpus: int) -> tuple[int, ...]:
+    """Repeating layers llama.cpp's layer split puts on each of ``num_gpus`` equal GPUs. It splits
+    num_layers + 1 slots (the output layer is the last) in equal fractions and sends layer il to GPU
+    floor(il x n / (num_layers + 1)) (src/llama-model.cpp, load_tensors: upper_bound over the cumulative
+    split fractions), so the first GPUs get one layer more and the last holds the output layer:
+    32 layers on 2 GPUs = 17 + 15 (+ output)."""
+    counts = [0] * num_gpus
+    for il in range(num_layers):
+        counts[il * num_gpus // (num_layers + 1)] += 1
+    return tuple(counts)
+
+
+def llama_cpp_split_shares(num_layers: int, num_gpus) -> tuple[np.ndarray, np.ndarray]:
+    """(share of the repeating layers on the fullest GPU without the output layer, share on the GPU with
+    it), per element of ``num_gpus``; one GPU: (0, 1)."""
+    n = np.asarray(num_gpus, dtype=int)
+    shares = {k: llama_cpp_layer_counts(num_layers, int(k)) for k in np.unique(n)}
+    first = np.array([max(shares[k][:-1], default=0) / num_layers for k in n.ravel()]).reshape(n.shape)
+    last = np.array([shares[k][-1] / num_layers for k in n.ravel()]).reshape(n.shape)
+    return first, last
 
 
 def decode_weight_read_bytes(m: ModelSpec, fmt: QuantFormat, batch) -> np.ndarray:

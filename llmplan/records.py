@@ -163,5 +163,6 @@ class Estimate:
     backend: str = ""
     offload_layers: int = 0
     system_ram_gib: float | None = None
+    model_weights_gib: float | None = None  # extension: all weights in this format (weights_gib: on the GPUs)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None

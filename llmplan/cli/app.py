@@ -39,7 +39,7 @@ def guarded(func):
         except LlmplanError as exc:
             message(f"Error: {exc}")
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:  # a bug: one line, the traceback only on request
             if os.environ.get("LLMPLAN_DEBUG"):
@@ -417,6 +417,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         message(f"Error: {exc.format_message()}")
         sys.exit(exc.exit_code)
+    except BrokenPipeError:  # `llmplan ... | head`: the reader left; stop quietly, as other CLI tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except (typer.Abort, KeyboardInterrupt):  # pragma: no cover - interactive only
         message("interrupted")
         sys.exit(130)

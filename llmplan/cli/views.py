@@ -65,14 +65,17 @@ def _estimate_card(e: Estimate) -> None:
     setup = f"{e.num_gpus}x {e.gpu}, {e.quant} on {e.engine}" + (f" ({e.parallel})" if e.num_gpus > 1 else "")
     headroom = (e.gpu_memory_gib - e.vram_gib_per_gpu) if e.gpu_memory_gib is not None else None
     memory = [
-        ("weights", f"{e.weights_gib:.2f} GiB"),
+        ("weights", f"{e.weights_gib:.2f} GiB on the GPU{'s' if e.num_gpus > 1 else ''}"
+                    + (f" (of {e.model_weights_gib:.2f} GiB)" if e.model_weights_gib - e.weights_gib > 0.005 else "")),
         ("KV cache", f"{e.kv_cache_gib:.2f} GiB ({e.batch} x {e.context} tokens)"),
         ("activations", f"{e.activations_gib:.2f} GiB"),
         ("runtime overhead", f"{e.runtime_overhead_gib:.2f} GiB"),
         ("total", f"{e.vram_gib:.2f} GiB ({e.vram_gib_per_gpu:.2f} GiB per GPU)"),
         ("GPU memory", f"{e.gpu_memory_gib:.2f} GiB per GPU usable"),
-        *([("system RAM (offloaded)", f"{e.system_ram_gib:.2f} GiB for {e.offload_layers} layers on the CPU")]
-          if e.offload_layers else []),
+        *([("system RAM", f"{e.system_ram_gib:.2f} GiB ("
+                          + (f"{e.offload_layers} layers on the CPU" if e.offload_layers else
+                             "llama.cpp keeps the token embedding in system RAM") + ")")]
+          if e.system_ram_gib else []),
         ("fits", f"{'yes' if e.fits else 'NO'} (headroom {headroom:+.2f} GiB per GPU)"),
     ]
     print_kv(memory, title=f"{e.model} on {setup}: memory")
@@ -376,6 +379,27 @@ def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
         message(f"note: {failed} row(s) could not be predicted (a spec or model is missing)")
 
 
+def _explain_memory(model: ModelSpec, r: dict, n: int) -> list[str]:
+    """The per-GPU memory sum of a fit option, as lines (uneven under llama.cpp's layer split)."""
+    from llmplan.memory import llama_cpp_layer_counts
+
+    act, run = r["activations_gib"] / n, r["runtime_overhead_gib"] / n
+    if r["engine"] == "llama.cpp" and r["parallel"] == "pp":
+        counts = llama_cpp_layer_counts(model.num_layers, n)
+        lines = [f"  weights {r['weights_gib']:.2f} GiB + KV cache {r['kv_cache_gib']:.2f} GiB split by layer "
+                 f"({' + '.join(map(str, counts))} of {model.num_layers} layers"
+                 + (", the output layer on the last GPU)" if n > 1 else ", and the output layer)"),
+                 f"  fullest GPU: its layers + activations {act:.2f} GiB + runtime {run:.2f} GiB = "
+                 f"{r['vram_gib_per_gpu']:.2f} GiB <= {r['gpu_memory_gib']:.2f} GiB usable"]
+    else:
+        lines = [f"  weights {r['weights_gib']:.2f} GiB / {n} GPU(s) + KV cache {r['kv_cache_gib'] / n:.2f} GiB + "
+                 f"activations {act:.2f} GiB + runtime {run:.2f} GiB = {r['vram_gib_per_gpu']:.2f} GiB "
+                 f"<= {r['gpu_memory_gib']:.2f} GiB usable"]
+    if r.get("system_ram_gib"):
+        lines.append(f"  system RAM: {r['system_ram_gib']:.2f} GiB (llama.cpp keeps the token embedding there)")
+    return lines
+
+
 def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
     """The arithmetic behind option ``rank`` (1-based) of a fit, line by line, with the sources."""
     from llmplan.cost import POWER_UTILIZATION
@@ -393,9 +417,7 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
         f"{req.prompt_tokens}-token prompts",
         "",
         "memory per GPU:",
-        f"  weights {r['weights_gib']:.2f} GiB / {n} GPU(s) + KV cache {r['kv_cache_gib'] / n:.2f} GiB + "
-        f"activations {r['activations_gib'] / n:.2f} GiB + runtime {r['runtime_overhead_gib'] / n:.2f} GiB "
-        f"= {r['vram_gib_per_gpu']:.2f} GiB <= {r['gpu_memory_gib']:.2f} GiB usable",
+        *_explain_memory(model, r, n),
         "",
         f"decode step (mean over a conversation growing from the {req.prompt_tokens}-token prompt to the "
         f"{req.context}-token context, i.e. at position {(req.prompt_tokens + req.context) / 2:,.0f}):",
