@@ -15,16 +15,16 @@ from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, BNB_DEQUANT_BYTES_PER_
                              CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS,
                              INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, backend_for,
                              constants_for, resolve_engine, tensor_parallel_degree)
-from llmplan.quant import QuantFormat, parse_quant
+from llmplan.quant import QuantFormat, for_model, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
 # Largest batch `--batch max` reports: vLLM's default max_num_seqs is 256 (vLLM EngineArgs docs, 2025).
 MAX_BATCH_CAP = 256
 # Error band of decode predictions: the 10th and 90th percentiles of predicted/measured over the batch-1
-# decode rows of the calibration set, every source weighted equally (`llmplan validate`, 2026-11-22: 0.78
-# and 1.33; tests/test_validate.py keeps them in step). A measurement lands in [prediction / 1.33,
-# prediction / 0.78] four times out of five.
-DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.78, 1.33
+# decode rows of the calibration set, every source weighted equally (`llmplan validate`, 2026-11-22: 0.80
+# and 1.28; tests/test_validate.py keeps them in step). A measurement lands in [prediction / 1.28,
+# prediction / 0.80] four times out of five.
+DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.80, 1.28
 
 GPU_COLUMNS = ("name", "vendor", "segment", "architecture", "form_factor", "memory_gib", "memory_bw_gbs",
                "fp16_tflops", "fp16_fp16acc_tflops", "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops",
@@ -93,8 +93,8 @@ def evaluate(model: ModelSpec, cand: pd.DataFrame) -> pd.DataFrame:
 
 def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
-    fmt = parse_quant(quant)
     engine, _ = resolve_engine(engine_name)
+    fmt = for_model(model, parse_quant(quant), engine.name)
     n = g["num_gpus"].astype(float)
     is_tp = (g["parallel"] == "tp") & (n > 1)
     # tensor parallel stays within a node of 8 GPUs; more GPUs form a pipeline of nodes

@@ -23,13 +23,12 @@ def model_weight_bytes(m: ModelSpec, fmt: QuantFormat) -> float:
     b = arch.param_breakdown(m)
     total = arch.params_total(m)
     body = max(total - b.embedding - b.lm_head, 0)
-    return weight_bytes(fmt, b.embedding, b.lm_head, body)
+    return weight_bytes(fmt, b.embedding, b.lm_head, body, min(b.routed_experts, body))
 
 
 def embedding_bytes(m: ModelSpec, fmt: QuantFormat) -> float:
     """Bytes of the token-embedding table in ``fmt``."""
-    emb_bpw = 16.0 if fmt.embeddings_16bit else fmt.body_bpw
-    return arch.param_breakdown(m).embedding * emb_bpw / 8.0
+    return arch.param_breakdown(m).embedding * fmt.emb_bpw / 8.0
 
 
 def output_head_bytes(m: ModelSpec, fmt: QuantFormat) -> float:
@@ -67,13 +66,12 @@ def decode_weight_read_bytes(m: ModelSpec, fmt: QuantFormat, batch) -> np.ndarra
     E * (1 - (1 - k/E)^B) distinct experts per layer (uniform routing)."""
     b = arch.param_breakdown(m)
     total = model_weight_bytes(m, fmt)
-    emb_bpw = 16.0 if fmt.embeddings_16bit else fmt.body_bpw
-    emb_bytes = 0.0 if m.tie_embeddings else b.embedding * emb_bpw / 8.0
+    emb_bytes = 0.0 if m.tie_embeddings else b.embedding * fmt.emb_bpw / 8.0
     dense_read = total - emb_bytes
     batch = np.asarray(batch, dtype=float)
     if not m.is_moe:
         return np.broadcast_to(dense_read, batch.shape).astype(float)
-    per_expert_bytes = arch.expert_params_each(m) * fmt.body_bpw / 8.0
+    per_expert_bytes = arch.expert_params_each(m) * (fmt.experts_bpw or fmt.body_bpw) / 8.0
     experts_bytes = per_expert_bytes * m.num_experts
     e, k = float(m.num_experts), float(m.experts_per_token)
     touched = e * (1.0 - (1.0 - k / e) ** np.maximum(batch, 1.0))

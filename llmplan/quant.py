@@ -33,6 +33,15 @@ class QuantFormat:
     embeddings_16bit: bool = False
     compute: str = "fp16"  # tensor-core dtype the prefill matmuls run in: fp16 | fp8 | fp4 | int8
     source: str = ""
+    # set per model by ``for_model``: the token embedding's and the routed experts' own bpw
+    embedding_bpw: float | None = None
+    experts_bpw: float | None = None
+
+    @property
+    def emb_bpw(self) -> float:
+        if self.embedding_bpw is not None:
+            return self.embedding_bpw
+        return 16.0 if self.embeddings_16bit else self.body_bpw
 
     @property
     def is_gguf(self) -> bool:
@@ -137,11 +146,35 @@ def known_quants() -> list[str]:
     return list(_FORMATS)
 
 
-def weight_bytes(fmt: QuantFormat, embedding_params: float, head_params: float, body_params: float) -> float:
-    """Bytes of stored weights: body (incl. embedding unless kept in 16 bit) + output head."""
-    emb_bpw = 16.0 if fmt.embeddings_16bit else fmt.body_bpw
-    bits = body_params * fmt.body_bpw + embedding_params * emb_bpw + head_params * fmt.head_bpw
+def weight_bytes(fmt: QuantFormat, embedding_params: float, head_params: float, body_params: float,
+                 expert_params: float = 0.0) -> float:
+    """Bytes of stored weights: the body (of which ``expert_params`` are routed experts), the token
+    embedding and the output head, each at its bpw."""
+    experts_bpw = fmt.experts_bpw if fmt.experts_bpw is not None else fmt.body_bpw
+    bits = ((body_params - expert_params) * fmt.body_bpw + expert_params * experts_bpw
+            + embedding_params * fmt.emb_bpw + head_params * fmt.head_bpw)
     return bits / 8.0
+
+
+# llama.cpp's gpt-oss GGUF (MXFP4_MOE) keeps everything but the experts in Q8_0; the Hugging Face checkpoint
+# vLLM loads keeps it in bf16 (ggml-org/gpt-oss-20b-GGUF 12.1 GB vs openai/gpt-oss-20b 13.8 GB)
+_MXFP4_REST_BPW = {"llama.cpp": 8.5}
+
+
+def for_model(m, fmt: QuantFormat, engine_name: str = "llama.cpp") -> QuantFormat:
+    """``fmt`` as it applies to one model: a llama.cpp mix's per-tensor types (llmplan.gguf) summed into
+    embedding / head / body / expert bpw; MXFP4 on an MoE model quantizes the experts only."""
+    from dataclasses import replace
+
+    from llmplan import gguf
+
+    if fmt.is_gguf and fmt.name in gguf.MIXES:
+        emb, head, body, experts = gguf.mix_bpw(m, fmt.name)
+        return replace(fmt, body_bpw=body, head_bpw=head, embedding_bpw=emb, experts_bpw=experts)
+    if fmt.kind == "mxfp4" and m.is_moe:
+        rest = _MXFP4_REST_BPW.get(engine_name, 16.0)
+        return replace(fmt, body_bpw=rest, head_bpw=rest, embedding_bpw=rest, experts_bpw=fmt.body_bpw)
+    return fmt
 
 
 # Perplexity increase over F16 on LLaMA-v1-7B, from llama.cpp's quantize tool (QUANT_OPTIONS table in

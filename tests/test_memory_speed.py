@@ -24,8 +24,8 @@ def one(model=LLAMA2, **kw):
 def test_memory_terms_golden_llama2_q4km():
     e = one(quant="Q4_K_M", prompt_tokens=512, gen_tokens=128)
     # weights: 4.08 GB file = 3.80 GiB, less the token embedding llama.cpp keeps in system RAM
-    # (32,000 x 4,096 weights at 4.81 bpw = 78.8 MB); KV: 524,288 B/token x 640 tokens = 0.3125 GiB
-    embedding = 32_000 * 4_096 * 4.810 / 8
+    # (32,000 x 4,096 weights in Q4_K, 144 bytes per 256 = 73.7 MB); KV: 524,288 B/token x 640 tokens = 0.3125 GiB
+    embedding = 32_000 * 4_096 * 144 / 256
     assert e.model_weights_gib == pytest.approx(4.08e9 / GIB, rel=0.01)
     assert e.weights_gib == pytest.approx((4.08e9 - embedding) / GIB, rel=0.01)
     assert e.system_ram_gib == pytest.approx(embedding / GIB, rel=0.01)
@@ -42,8 +42,8 @@ def test_decode_golden_memory_bound():
     e = one(quant="Q4_K_M", prompt_tokens=512, gen_tokens=128)
     gpu, _ = resolve_gpu("RTX 4090")
     prof = PROFILES["llama.cpp"]
-    # bytes per step: weights less the embedding table (Q4_K_M body bpw 4.81) + KV at position 576
-    weights = 4.08e9 - 131_072_000 * 4.810 / 8
+    # bytes per step: weights less the embedding table (Q4_K in a Q4_K_M file: 4.5 bpw) + KV at position 576
+    weights = 4.08e9 - 131_072_000 * 4.5 / 8
     kv = 524_288 * (512 + 64)
     step_s = (weights + kv) / (gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"]) + prof.step_overhead_s["cuda"]
     assert e.decode_tps == pytest.approx(1 / step_s, rel=0.01)

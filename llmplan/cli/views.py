@@ -269,12 +269,12 @@ def info_data(m: ModelSpec, context: int) -> dict:
     from llmplan import architecture as arch
     from llmplan.engines import GIB
     from llmplan.memory import model_weight_bytes
-    from llmplan.quant import parse_quant
+    from llmplan.quant import for_model, parse_quant
 
     kv = float(arch.kv_cache_bytes(m, context, 1, 2.0)) / GIB
     memory = []
     for q in INFO_QUANTS:
-        w = model_weight_bytes(m, parse_quant(q)) / GIB
+        w = model_weight_bytes(m, for_model(m, parse_quant(q))) / GIB
         memory.append({"quant": q, "weights_gib": round(w, 2), "kv_cache_gib": round(kv, 2),
                        "total_gib": round(w + kv, 2)})
     facts = {k: v for k, v in asdict(m).items() if v not in (None, "", ()) and k != "evals"}
