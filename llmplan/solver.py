@@ -156,25 +156,25 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     notes = []
     if ev["cost_key"].isna().all():
         notes.append(f"no {'rental' if req.mode == 'rent' else 'purchase'} prices in the GPU table")
-    accepted = ev[ev["ok"]]
+    # rank on a narrow frame of keys, then take the few chosen rows of the wide table once
+    keys = ev[["name", "num_gpus", "bpw", "decode_tps", "cost_key", "stage", "ok"]]
+    ranked = (keys[keys["ok"]].sort_values(["bpw", "decode_tps"], ascending=[False, False])
+              .drop_duplicates(["name", "num_gpus"]).sort_values(["cost_key", "decode_tps"], ascending=[True, False]))
     # per GPU x count: the highest-precision quant that works, then the faster engine
-    best = (accepted.sort_values(["bpw", "decode_tps"], ascending=[False, False])
-            .drop_duplicates(["name", "num_gpus"]).sort_values(["cost_key", "decode_tps"], ascending=[True, False]))
-    best = best.copy()
+    best = ev.loc[ranked.index].copy()
     best["pareto"] = _pareto(best["cost_key"].to_numpy(), best["decode_tps"].to_numpy())
     best["reason"] = [_accept_reason(r, req) for r in
                       best[["quant", "vram_gib_per_gpu", "gpu_memory_gib", "decode_tps_per_seq"]].itertuples()]
     chosen = set(zip(best["name"], best["num_gpus"]))
-    failed_hw = ev[[key not in chosen for key in zip(ev["name"], ev["num_gpus"])]]
-    nearest = (failed_hw.sort_values(["stage", "bpw"], ascending=[False, True])
-               .drop_duplicates(["name", "num_gpus"]))
-    nearest = nearest[nearest["stage"] > 0]  # unpriced hardware is no answer to "what should I buy"
+    failed = keys[[key not in chosen for key in zip(keys["name"], keys["num_gpus"])]]
+    near = (failed.sort_values(["stage", "bpw"], ascending=[False, True]).drop_duplicates(["name", "num_gpus"]))
+    near = near[near["stage"] > 0]  # unpriced hardware is no answer to "what should I buy"
     # the nearest misses first (fits but too slow / over budget), each stage cheapest first
-    nearest = nearest.sort_values(["stage", "cost_key"], ascending=[False, True])
+    near = near.sort_values(["stage", "cost_key"], ascending=[False, True])
     # the K cheapest, plus every Pareto option beyond them (the fastest answer within the budget)
     shown = best.head(req.top)
     shown = pd.concat([shown, best[best["pareto"] & ~best.index.isin(shown.index)]])
-    nearest = nearest.head(req.top).copy()
+    nearest = ev.loc[near.index[:req.top]].copy()
     nearest["reason"] = [_binding_reason(r, req) for r in nearest[[
         "stage", "name", "num_gpus", "quant", "batch", "vram_gib_per_gpu", "gpu_memory_gib", "decode_tps_per_seq",
         "ttft_s", "upfront_usd", "rent_usd_per_hour", "usd_per_month"]].itertuples()]
