@@ -58,6 +58,15 @@ def test_row_invariants(g):
         assert g.fp8_tflops >= g.fp16_tflops * 0.99, "dense FP8 is at least dense FP16"
     if g.fp16_fp16acc_tflops and g.fp16_tflops:
         assert g.fp16_fp16acc_tflops >= g.fp16_tflops * 0.99, "FP16 accumulate is never slower than FP32"
+    # dense, never the 2:4-sparse datasheet figure: each halving of precision at most doubles the dense rate, so
+    # a sparse value stored beside a dense one shows up as 4x (GPU_DATA.md: "sparse vs dense")
+    half_precision = g.fp16_fp16acc_tflops or g.fp16_tflops
+    if g.fp8_tflops and half_precision:
+        assert g.fp8_tflops <= 2.05 * half_precision, "FP8 looks like a sparse figure"
+    if g.fp4_tflops and half_precision:  # vs FP16: GeForce lists FP8 at its half-rate FP32-accumulate
+        assert g.fp4_tflops <= 4.1 * half_precision, "FP4 looks like a sparse figure"
+    if g.int8_tops and half_precision:
+        assert g.int8_tops <= 2.05 * half_precision, "INT8 looks like a sparse figure"
     if g.memory_bw_gbs:
         # plausible bandwidth per memory type (GB/s): LPDDR 60-1000, GDDR 100-1900, HBM 400-8200
         low, high = {"LP": (60, 1000), "GD": (100, 1900), "HB": (400, 8200)}.get(g.memory_type[:2].upper(),
@@ -74,6 +83,10 @@ def test_datasheet_spot_checks():
     rtx4090 = resolve_gpu("RTX 4090")[0]
     assert rtx4090.memory_bw_gbs == pytest.approx(1008) and rtx4090.fp16_tflops == pytest.approx(165.2, rel=0.01)
     assert resolve_gpu("H100 PCIe")[0].memory_bw_gbs == pytest.approx(2000, rel=0.03)
+    # the dense halves of the datasheets' sparse headline numbers (3,958 FP8, 624 FP16, 18,000 FP4 "with sparsity")
+    assert h100.fp8_tflops == pytest.approx(1979, rel=0.01)
+    assert resolve_gpu("A100 80GB SXM")[0].fp16_tflops == pytest.approx(312, rel=0.01)
+    assert resolve_gpu("B200")[0].fp4_tflops == pytest.approx(9000, rel=0.01)
 
 
 def test_malformed_table_names_the_line():
