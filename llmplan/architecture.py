@@ -147,18 +147,23 @@ def kv_cache_bytes(m: ModelSpec, tokens, batch, kv_bytes_per_element: float, *,
     return (full * tokens + swa * swa_tokens) * kv_bytes_per_element * np.asarray(batch, dtype=float)
 
 
+def experts_touched(m: ModelSpec, batch) -> np.ndarray:
+    """Distinct routed experts per MoE layer a batch of B tokens uses: with k of E experts per token and
+    uniform routing, E * (1 - (1 - k/E)^B)."""
+    e, k = float(m.num_experts), float(m.experts_per_token)
+    return e * (1.0 - (1.0 - k / e) ** np.maximum(np.asarray(batch, dtype=float), 1.0))
+
+
 def linear_calls_per_step(m: ModelSpec, batch) -> np.ndarray:
     """Weight-matrix multiplications one decode step launches: per layer the attention projections (q, k, v,
     o; MLA: q_a, q_b, kv_a, kv_b, o) and the MLP's gate, up and down; an MoE layer runs those three for each
-    expert the batch routes to (E * (1 - (1 - k/E)^B) of E, as in the weight read) and each shared expert."""
+    expert the batch routes to (``experts_touched``) and each shared expert."""
     attention = 5.0 if m.is_mla else 4.0
     batch = np.maximum(np.asarray(batch, dtype=float), 1.0)
     if not m.is_moe:
         return np.broadcast_to(m.num_layers * (attention + 3.0), batch.shape).astype(float)
     moe_layers = moe_layer_count(m)
-    e, k = float(m.num_experts), float(m.experts_per_token)
-    touched = e * (1.0 - (1.0 - k / e) ** batch)
     dense_layers = m.num_layers - moe_layers
     return (m.num_layers * attention + dense_layers * 3.0
-            + moe_layers * 3.0 * (touched + (m.num_shared_experts or 0)))
+            + moe_layers * 3.0 * (experts_touched(m, batch) + (m.num_shared_experts or 0)))
 

@@ -128,14 +128,14 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     # Two GPU kinds per row, (weights, KV share): A the fullest GPU without the output layer, B the one with
     # it. An even split makes them equal; llama.cpp's layer split does not (and keeps the token embedding in
     # system RAM: "very little benefit to offloading the input layer", src/llama-model.cpp)
-    host_pg = 0.0
+    host_bytes = 0.0
     weights_sum = weights_total * (1.0 - off)  # offloaded layers live in system RAM
     weights_a = weights_b = weights_sum / n
     kv_a = kv_b = kv_seq_total * kv_share * (1.0 - off)
     kv_sum = kv_a * n  # per sequence, over all GPUs (TP with fewer KV heads than GPUs replicates them)
     if engine.name == "llama.cpp":
-        host_pg = mem.embedding_bytes(model, fmt)  # a tied model's GPU copy is its output head
-        on_gpus = weights_total - (0.0 if model.tie_embeddings else host_pg)
+        host_bytes = mem.embedding_bytes(model, fmt)  # a tied model's GPU copy is its output head
+        on_gpus = weights_total - (0.0 if model.tie_embeddings else host_bytes)
         head = mem.output_head_bytes(model, fmt)
         exact = ~is_tp & (off == 0)
         share_a, share_b = mem.llama_cpp_split_shares(model.num_layers, n)
@@ -159,23 +159,22 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     # activations grow with the batch for some engines: shrink the max batch until all terms fit
     for _ in range(3):
         act = mem.activation_bytes(model, engine, prompt, np.maximum(max_batch, 1))
-        max_batch = np.minimum(max_batch, np.minimum(batch_room(weights_a, kv_a, act), batch_room(weights_b, kv_b, act)))
+        max_batch = np.minimum.reduce([max_batch, batch_room(weights_a, kv_a, act), batch_room(weights_b, kv_b, act)])
     batch = np.where(want_max, np.maximum(max_batch, 1.0), batch)
     act_pg = mem.activation_bytes(model, engine, prompt, batch)
     per_gpu = np.maximum(weights_a + kv_a * batch, weights_b + kv_b * batch) + act_pg + runtime_pg
-    weights_on_gpus, kv_on_gpus = weights_sum, kv_sum * batch
     out["batch"] = batch.astype(int)
     out["max_batch"] = max_batch.astype(int)
-    out["weights_gib"] = weights_on_gpus / GIB  # what the GPUs hold; the four terms sum to vram_gib
+    out["weights_gib"] = weights_sum / GIB  # what the GPUs hold; the four terms sum to vram_gib
     out["model_weights_gib"] = weights_total / GIB  # the whole model in this format (the file)
-    out["kv_cache_gib"] = kv_on_gpus / GIB
+    out["kv_cache_gib"] = kv_sum * batch / GIB
     out["activations_gib"] = act_pg * n / GIB
     out["runtime_overhead_gib"] = runtime_pg * n / GIB
     out["vram_gib_per_gpu"] = per_gpu / GIB
-    out["vram_gib"] = (weights_on_gpus + kv_on_gpus + (act_pg + runtime_pg) * n) / GIB
+    out["vram_gib"] = (weights_sum + kv_sum * batch + (act_pg + runtime_pg) * n) / GIB
     out["gpu_memory_gib"] = device / GIB
     out["fits"] = per_gpu <= device
-    out["system_ram_gib"] = ((weights_total + kv_seq_total * batch) * off + host_pg) / GIB
+    out["system_ram_gib"] = ((weights_total + kv_seq_total * batch) * off + host_bytes) / GIB
 
     # --- speed ---
     bw = g["memory_bw_gbs"].astype(float) * 1e9
@@ -197,8 +196,8 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
         seconds = arch.linear_calls_per_step(model, b) * BNB_LINEAR_OVERHEAD_S[fmt.name]
         if fmt.name != "nf4":
             return 0.0, seconds
-        head = arch.param_breakdown(model)
-        weights = mem.decode_weight_read_bytes(model, parse_quant("bf16"), b) / 2.0 - (head.lm_head or head.embedding)
+        bf16 = parse_quant("bf16")  # 2 bytes per weight: bytes / 2 counts the weights read, less the 16-bit head
+        weights = (mem.decode_weight_read_bytes(model, bf16, b) - mem.output_head_bytes(model, bf16)) / 2.0
         return np.where(np.asarray(b) > 1, weights * BNB_DEQUANT_BYTES_PER_WEIGHT, 0.0), seconds
 
     def step(positions, b):

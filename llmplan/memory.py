@@ -64,18 +64,14 @@ def decode_weight_read_bytes(m: ModelSpec, fmt: QuantFormat, batch) -> np.ndarra
     """Weight bytes one decode step reads: all but the embedding table (a row lookup); for MoE only the
     experts the batch routes to. With k of E experts per token, a batch of B touches on average
     E * (1 - (1 - k/E)^B) distinct experts per layer (uniform routing)."""
-    b = arch.param_breakdown(m)
     total = model_weight_bytes(m, fmt)
-    emb_bytes = 0.0 if m.tie_embeddings else b.embedding * fmt.emb_bpw / 8.0
-    dense_read = total - emb_bytes
+    dense_read = total - (0.0 if m.tie_embeddings else embedding_bytes(m, fmt))
     batch = np.asarray(batch, dtype=float)
     if not m.is_moe:
         return np.broadcast_to(dense_read, batch.shape).astype(float)
     per_expert_bytes = arch.expert_params_each(m) * (fmt.experts_bpw or fmt.body_bpw) / 8.0
     experts_bytes = per_expert_bytes * m.num_experts
-    e, k = float(m.num_experts), float(m.experts_per_token)
-    touched = e * (1.0 - (1.0 - k / e) ** np.maximum(batch, 1.0))
-    return dense_read - experts_bytes + per_expert_bytes * touched
+    return dense_read - experts_bytes + per_expert_bytes * arch.experts_touched(m, batch)
 
 
 def kv_split_factor(m: ModelSpec, num_gpus, parallel_tp) -> np.ndarray:
