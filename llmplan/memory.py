@@ -101,8 +101,8 @@ def activation_bytes(m: ModelSpec, engine: EngineProfile, prompt_tokens, batch) 
     if engine.name == "llama.cpp":
         # ggml reuses buffers, so the peak is the larger of the fp32 logits (+ the hidden state) and one MLP's
         # intermediates, per token of the micro-batch; with flash attention (llama.cpp's default, -fa auto) no
-        # n_ctx x n_ubatch score matrix. Checks: gpt-oss-20b 398 MiB (ggml-org/llama.cpp#17715), Qwen2.5-3B
-        # 300.75 MiB (SciSharp/LLamaSharp#1099): (vocab + hidden) x 4 B x 512 exactly.
+        # n_ctx x n_ubatch score matrix. Checks: gpt-oss-20b 398 MiB (ggml-org/llama.cpp#17715, 2025-12-03),
+        # Qwen2.5-3B 300.75 MiB (SciSharp/LLamaSharp#1099, 2025-02-13): (vocab + hidden) x 4 B x 512 exactly.
         ubatch = np.minimum(prompt * batch, LLAMA_CPP_UBATCH)
         mlp = m.hidden_size + (3 if m.mlp_gated else 2) * inner
         return ubatch * 4.0 * max(m.vocab_size + m.hidden_size, mlp)

@@ -157,7 +157,8 @@ def weight_bytes(fmt: QuantFormat, embedding_params: float, head_params: float, 
 
 
 # llama.cpp's gpt-oss GGUF (MXFP4_MOE) keeps everything but the experts in Q8_0; the Hugging Face checkpoint
-# vLLM loads keeps it in bf16 (ggml-org/gpt-oss-20b-GGUF 12.1 GB vs openai/gpt-oss-20b 13.8 GB)
+# vLLM loads keeps it in bf16 (Hub file sizes: ggml-org/gpt-oss-20b-GGUF 12.1 GB vs openai/gpt-oss-20b
+# 13.8 GB, both as released 2025-08)
 _MXFP4_REST_BPW = {"llama.cpp": 8.5}
 
 
