@@ -33,8 +33,15 @@ def power_usd_per_hour(tdp_w, num_gpus, usd_per_kwh: float = DEFAULT_USD_PER_KWH
     return np.asarray(tdp_w, dtype=float) * np.asarray(num_gpus, dtype=float) * utilization / 1000.0 * usd_per_kwh
 
 
-def rent_usd_per_hour(cloud_usd_per_hour, num_gpus):
-    return np.asarray(cloud_usd_per_hour, dtype=float) * np.asarray(num_gpus, dtype=float)
+def rent_usd_per_hour(cloud_usd_per_hour, num_gpus, gpus_per_instance=None, cloud_max_gpus=None):
+    """num_gpus x the per-GPU price; NaN (not rentable at that price) where one instance would need more
+    GPUs than the provider puts in one (``cloud_max_gpus``; NaN = no limit stated)."""
+    rent = np.asarray(cloud_usd_per_hour, dtype=float) * np.asarray(num_gpus, dtype=float)
+    if cloud_max_gpus is None:
+        return rent
+    per_instance = np.asarray(num_gpus if gpus_per_instance is None else gpus_per_instance, dtype=float)
+    limit = np.asarray(cloud_max_gpus, dtype=float)
+    return np.where(np.isnan(limit) | (per_instance <= limit), rent, np.nan)
 
 
 def amortised_usd_per_hour(upfront_usd, years: float, duty: float = 1.0):

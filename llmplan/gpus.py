@@ -15,7 +15,7 @@ REQUIRED_COLUMNS = ("name", "vendor", "segment", "memory_gib", "memory_bw_gbs")
 SEGMENTS = ("consumer", "workstation", "datacenter", "apple", "tpu")
 _FLOAT_COLUMNS = ("memory_gib", "memory_bw_gbs", "fp16_tflops", "fp16_fp16acc_tflops", "bf16_tflops",
                   "fp8_tflops", "int8_tops", "fp4_tflops", "fp32_tflops", "tdp_w", "nvlink_gbs", "pcie_gen",
-                  "pcie_lanes", "launch_usd", "street_usd", "used_usd", "cloud_usd_per_hour")
+                  "pcie_lanes", "launch_usd", "street_usd", "used_usd", "cloud_usd_per_hour", "cloud_max_gpus")
 _TEXT_COLUMNS = ("architecture", "form_factor", "memory_type", "launch_date", "price_as_of", "price_source",
                  "cloud_provider", "cloud_as_of", "spec_sources", "notes")
 # Vendor words users add or leave out: "NVIDIA GeForce RTX 4090" == "RTX 4090".
@@ -154,6 +154,8 @@ def apply_price_file(gpus: tuple[GpuSpec, ...], path: str) -> tuple[GpuSpec, ...
         changes = {c: v for c in PRICE_COLUMNS if (v := opt_float(row, c, where)) is not None}
         if any(v < 0 for v in changes.values()):
             raise DataFileError(f"{where}: prices must not be negative")
+        if "cloud_usd_per_hour" in changes:  # a new rental price brings its own instance limit (blank: none)
+            changes["cloud_max_gpus"] = opt_float(row, "cloud_max_gpus", where)
         changes.update({c: row[c] for c in PRICE_TEXT_COLUMNS if row.get(c)})
         if changes and not any(c in changes for c in ("price_as_of", "cloud_as_of")):
             changes.setdefault("price_source", f"user price file {path}")

@@ -100,6 +100,7 @@ class GpuSpec:
     cloud_usd_per_hour: float | None = None
     cloud_provider: str = ""
     cloud_as_of: str = ""
+    cloud_max_gpus: float | None = None  # most GPUs one instance holds at that price (blank: no limit stated)
     spec_sources: str = ""
     notes: str = ""
 

@@ -23,7 +23,10 @@ from llmplan.records import GpuSpec, ModelSpec
 GPU_COUNTS = (1, 2, 4, 8)
 # two nodes of 8, for the largest models: datacenter SXM/OAM parts with a tensor-parallel engine only
 MULTI_NODE_COUNTS = (16,)
-QUALITY_SATURATION_BPW = 8.5
+# 8-bit formats are one quality tier: Q8_0 (8.5 bpw) is +0.0004 perplexity vs F16 on LLaMA-7B
+# (quant.PPL_DELTA_LLAMA1_7B) and FP8/INT8 (8.0 bpw) are near-lossless too (vLLM FP8 W8A8 docs, 2025), so
+# among them (and 16 bit) the faster option wins, e.g. FP8 tensor-parallel over Q8_0 layer split
+QUALITY_SATURATION_BPW = 8.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
     frame["launch_usd"] = [g.launch_usd for g in gpus]
     frame["used_usd"] = [g.used_usd for g in gpus]
     frame["cloud_usd_per_hour"] = [g.cloud_usd_per_hour for g in gpus]
+    frame["cloud_max_gpus"] = [g.cloud_max_gpus for g in gpus]
     frame["backend"] = [backend_for(g.vendor, g.architecture) for g in gpus]
     frame["has_fp8"] = frame["fp8_tflops"].notna()
     combos = []
@@ -135,7 +139,8 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     ev["upfront_usd"] = cost.purchase_usd(ev["street_usd"], ev["launch_usd"], ev["used_usd"], n, used=req.used)
     power = cost.power_usd_per_hour(ev["tdp_w"], n, req.usd_per_kwh)
     ev["power_usd_per_hour"] = power
-    rent = cost.rent_usd_per_hour(ev["cloud_usd_per_hour"], n)
+    # a multi-node option rents whole nodes of GPUS_PER_NODE
+    rent = cost.rent_usd_per_hour(ev["cloud_usd_per_hour"], n, np.minimum(n, GPUS_PER_NODE), ev["cloud_max_gpus"])
     ev["rent_usd_per_hour"] = rent
     # owning: power plus the purchase spread over the years of service (straight-line amortisation)
     ev["amortised_usd_per_hour"] = cost.amortised_usd_per_hour(ev["upfront_usd"], req.years, req.duty)
@@ -147,8 +152,8 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     ev["decode_tps_per_user"] = ev["decode_tps_per_seq"]
     price = ev["upfront_usd"] if req.mode == "buy" else ev["rent_usd_per_hour"]
     ev["cost_key"] = price
-    # quality saturates at 8 bits (Q8_0 vs F16: +0.0004 perplexity on LLaMA-7B, quant.PPL_DELTA_LLAMA1_7B),
-    # while 16 bit halves the speed: prefer the most precise option up to 8.5 bpw
+    # quality saturates at 8 bits while 16 bit halves the speed: prefer the most precise option up to the
+    # 8-bit tier (QUALITY_SATURATION_BPW), then the fastest
     bpw = {q: min(parse_quant(q).body_bpw, QUALITY_SATURATION_BPW) for q in ev["quant"].unique()}
     ev["bpw"] = ev["quant"].map(bpw)
     ev["stage"] = _stages(ev, req)
@@ -156,6 +161,11 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     notes = []
     if ev["cost_key"].isna().all():
         notes.append(f"no {'rental' if req.mode == 'rent' else 'purchase'} prices in the GPU table")
+    elif req.mode == "rent":
+        capped = ev.loc[ev["cloud_usd_per_hour"].notna() & ev["rent_usd_per_hour"].isna(), "name"].unique()
+        if len(capped):
+            notes.append(f"multi-GPU rentals of {', '.join(sorted(capped))} left out: the listed provider rents "
+                         "fewer GPUs per instance (cloud_max_gpus; override with --prices)")
     # rank on a narrow frame of keys, then take the few chosen rows of the wide table once
     keys = ev[["name", "num_gpus", "bpw", "decode_tps", "cost_key", "stage", "ok"]]
     ranked = (keys[keys["ok"]].sort_values(["bpw", "decode_tps"], ascending=[False, False])

@@ -211,6 +211,14 @@ def test_price_file_overrides(tmp_path):
     r = run("fit", "llama-2-7b", "--gpus", "RTX 4090", "--prices", str(f), "--format", "json")
     rows = [x for x in json.loads(r.stdout) if x["accepted"]]
     assert rows[0]["upfront_usd"] == 999
+    # a new rental price brings its own per-instance limit: Salad's one-GPU cap goes with its price
+    rent = tmp_path / "rent.csv"
+    rent.write_text("name,cloud_usd_per_hour,cloud_provider,cloud_as_of\nRTX 3060 Ti,0.10,my host,2026-11\n")
+    r = run("fit", "llama-3.1-8b", "--rent", "--gpus", "RTX 3060 Ti", "--quant", "Q8_0", "--prices", str(rent),
+            "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    two = [x for x in json.loads(r.stdout) if x["accepted"] and x["num_gpus"] == 2]
+    assert two and two[0]["usd_per_hour"] == pytest.approx(0.20)
     bad = tmp_path / "bad.csv"
     bad.write_text("name,street_usd\nRTX 9999,1\n")
     r = run("fit", "llama-2-7b", "--prices", str(bad))

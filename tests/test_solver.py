@@ -48,6 +48,31 @@ def test_rent_mode_prices_by_the_hour():
     assert (opts["decode_tps_per_seq"] >= 20).all()
 
 
+def test_rentals_respect_the_providers_gpus_per_instance():
+    # Salad rents one consumer GPU per node (cloud_max_gpus 1): 8x RTX 3060 Ti at 8 x $0.06/h is no answer
+    gpus = load_gpus()
+    salad = [g for g in gpus if g.cloud_provider.startswith("Salad")]
+    assert salad and all(g.cloud_max_gpus == 1 for g in salad)
+    result = solve(find_in_catalog("llama-3.1-70b-instruct"), gpus, FitRequest(tps_per_user=20, mode="rent"))
+    opts = result.options
+    names = {g.name for g in salad}
+    assert not ((opts["name"].isin(names)) & (opts["num_gpus"] > 1)).any()
+    assert any("RTX 3060 Ti" in n and "cloud_max_gpus" in n for n in result.notes)
+    # the limit is per instance: 16 GPUs rent as two nodes of 8
+    from llmplan.cost import rent_usd_per_hour
+    rent = rent_usd_per_hour([2.0, 2.0, 2.0, 2.0], [1, 2, 16, 16], [1, 2, 8, 8], [1, 1, 8, float("nan")])
+    assert rent[0] == 2.0 and rent[1] != rent[1] and rent[2] == 32.0 and rent[3] == 32.0
+
+
+def test_eight_bit_formats_are_one_quality_tier():
+    # Q8_0 (8.5 bpw) does not outrank FP8 (8.0): on 2x H100 the faster FP8 tensor-parallel option wins over
+    # the Q8_0 layer split, which runs one GPU at a time
+    h100 = tuple(g for g in load_gpus() if g.name == "H100 SXM")
+    result = solve(find_in_catalog("llama-3.1-70b-instruct"), h100, FitRequest(tps_per_user=20, mode="rent"))
+    two = result.options[result.options["num_gpus"] == 2].iloc[0]
+    assert (two["quant"], two["engine"], two["parallel"]) == ("fp8", "vllm", "tp")
+
+
 def test_impossible_goal_returns_no_option_but_reasons():
     result = solve(find_in_catalog("deepseek-v3"), load_gpus(), FitRequest(budget_usd=500))
     assert len(result.options) == 0
