@@ -296,6 +296,8 @@ def _key(row: CalibrationRow, dim: str) -> str:
         return gpu_class(row)
     if dim == "metric_group":
         return row.metric_group
+    if dim == "engine":  # the resolved key (vllm, sglang, ...), not the source's verbatim wording
+        return row.engine_key
     return str(getattr(row, dim))
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, fields
 
 from llmplan.cli.render import OutputFormat, emit, message, print_kv, print_table
 from llmplan.records import Estimate, GpuSpec, ModelSpec
 
-BAND_NOTE = ("speed band: the 10th-90th percentile of measured/predicted over the calibration set "
+BAND_NOTE = ("speed band: the 10th-90th percentile of predicted/measured for that engine over the calibration set "
              "(`llmplan validate`)")
 
 
@@ -373,6 +374,16 @@ def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
     try:
         low, high = band(results)
         message(f"batch-1 decode band (10th-90th percentile of predicted/measured): {low:.2f}-{high:.2f}")
+        from llmplan.engines import resolve_engine
+        from llmplan.evaluate import DECODE_RATIO_BAND
+
+        per_engine = []
+        for name in DECODE_RATIO_BAND:
+            own = [x for x in results if resolve_engine(x[0].engine_key)[0].name == name]
+            with contextlib.suppress(ValueError):
+                per_engine.append("{} {:.2f}-{:.2f}".format(name, *band(own)))
+        if per_engine:
+            message("  per engine (the band each prediction carries): " + ", ".join(per_engine))
     except ValueError:
         pass
     if failed:
