@@ -73,16 +73,15 @@ BNB_DEQUANT_BYTES_PER_WEIGHT = 4.0
 
 
 # Kernel family fused MoE (vLLM-class serving engines: vLLM, SGLang, TGI, LMDeploy, TensorRT-LLM). Each MoE layer
-# of a decode step runs work a dense model does not: router top-k, token-to-expert sort/align, then one small
-# grouped GEMM per expert the batch routes to (tiles split further by tensor parallel), and the weighted
-# un-permute. Seconds per (MoE layer x expert touched) per step, on top of the bytes read. Fitted 2026-11-22 by a
-# grid (1 us steps, source-weighted mean |log(pred/meas)|) over the use=calibrate MoE rows of vLLM-class
-# engines: dstackai/benchmarks@7f37e66 DeepSeek-R1 FP8 on 8x H200 / 8x MI300X (vLLM and SGLang, concurrency
-# 4-64) and tenstorrent/tt-inference-server#340 Qwen3-30B-A3B bf16 on A100 (vLLM, batch 1): error 0.79 -> 0.23;
-# the held-out MoE sources (vLLM PR #14138, QuixiAI DeepSeek-V3 AWQ, tt-inference-server#356, TGI #1501,
-# vLLM buildkite Mixtral): 0.74 -> 0.50. A per-layer constant fitted worse (0.41). llama.cpp needs no such
-# term (its Qwen3-30B-A3B / gpt-oss rows on DGX Spark are within 10% without it).
-SERVING_MOE_EXPERT_S = 6e-6
+# of a decode step runs work a dense model does not: router top-k, token-to-expert sort/align, grouped expert
+# GEMMs over many small weight tiles, the weighted un-permute. Seconds per MoE layer per step, on top of the
+# bytes read. 100 us puts tenstorrent/tt-inference-server#340 (Qwen3-30B-A3B bf16, vLLM, A100, batch 1: 103
+# tok/s measured; 1.61x too fast without the term) at 0.97 (grid in 50 us steps, 2026-11-22). Chosen over a cost
+# per expert touched (fits DeepSeek-R1 TP-8 better but charges 100+ ms per step at batch 64 for 128-512-expert
+# models, against ~30 ms TPOTs public vLLM runs show). DeepSeek-V3/R1 (MLA, FP8 block scales, 256 experts over
+# TP 8) stays 1.6-2.1x too fast: dstackai/benchmarks@7f37e66, vLLM PR #14138, QuixiAI AWQ (see README).
+# llama.cpp needs no such term (its Qwen3-30B-A3B / gpt-oss rows on DGX Spark are within 10% without it).
+SERVING_MOE_LAYER_S = 100e-6
 
 
 def tensor_parallel_degree(num_gpus):
