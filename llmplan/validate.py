@@ -19,6 +19,7 @@ so one long table (a 40-row scoreboard) weighs as much as a single-row report.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections import defaultdict
@@ -383,6 +384,21 @@ def band(results: Iterable[Result], lower: float = 0.10, upper: float = 0.90, we
     ratios = np.array([r for _, r in scored])
     weights = source_weights(scored) if weighted else np.ones_like(ratios)
     return _weighted_quantile(ratios, weights, lower), _weighted_quantile(ratios, weights, upper)
+
+
+def band_by_engine(results: Iterable[Result]) -> dict[str, tuple[float, float]]:
+    """``band`` over each engine profile's own rows (sglang, lmdeploy, ... count as vllm); profiles without
+    batch-1 decode rows are left out."""
+    from llmplan.engines import resolve_engine
+
+    groups: dict[str, list[Result]] = defaultdict(list)
+    for result in results:
+        groups[resolve_engine(result[0].engine_key)[0].name].append(result)
+    out = {}
+    for name, own in groups.items():
+        with contextlib.suppress(ValueError):
+            out[name] = band(own)
+    return out
 
 
 def row_fields() -> tuple[str, ...]:

@@ -205,6 +205,13 @@ def test_fit_explain_shows_the_arithmetic():
         assert needle in r.stdout
 
 
+def test_fit_explain_says_when_the_provider_rents_fewer_gpus():
+    # Salad rents one RTX 3060 Ti per node: the 2-GPU option has no rental price, and says why
+    r = run("fit", "llama-3.1-8b", "--gpus", "RTX 3060 Ti", "--quant", "Q8_0", "--explain", "1")
+    assert r.exit_code == 0, r.stderr
+    assert "2x RTX 3060 Ti" in r.stdout and "not rentable as one machine" in r.stdout and "nan" not in r.stdout
+
+
 def test_price_file_overrides(tmp_path):
     f = tmp_path / "prices.csv"
     f.write_text("name,street_usd,price_as_of\nRTX 4090,999,2026-11\n")

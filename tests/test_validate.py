@@ -148,15 +148,15 @@ def test_offload_rows_carry_their_cpu_layers_and_ram_bandwidth():
 
 
 def test_the_shipped_error_band_is_the_one_the_calibration_set_gives():
-    from llmplan.engines import resolve_engine
     from llmplan.evaluate import DECODE_RATIO_BAND, DECODE_RATIO_P10, DECODE_RATIO_P90
+    from llmplan.validate import band_by_engine
 
     results = predict(USED)
     low, high = band(results)
     assert low == pytest.approx(DECODE_RATIO_P10, abs=0.02)
     assert high == pytest.approx(DECODE_RATIO_P90, abs=0.02)
     # per engine profile: the band of its own rows
+    bands = band_by_engine(results)
     for name, (p10, p90) in DECODE_RATIO_BAND.items():
-        own = [x for x in results if resolve_engine(x[0].engine_key)[0].name == name]
-        assert band(own) == (pytest.approx(p10, abs=0.02), pytest.approx(p90, abs=0.02)), name
+        assert bands[name] == (pytest.approx(p10, abs=0.02), pytest.approx(p90, abs=0.02)), name
     assert DECODE_RATIO_BAND["llama.cpp"][1] < DECODE_RATIO_P90  # the well-measured engine is tighter

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, fields
 
 from llmplan.cli.render import OutputFormat, emit, message, print_kv, print_table
@@ -374,14 +373,11 @@ def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
     try:
         low, high = band(results)
         message(f"batch-1 decode band (10th-90th percentile of predicted/measured): {low:.2f}-{high:.2f}")
-        from llmplan.engines import resolve_engine
         from llmplan.evaluate import DECODE_RATIO_BAND
+        from llmplan.validate import band_by_engine
 
-        per_engine = []
-        for name in DECODE_RATIO_BAND:
-            own = [x for x in results if resolve_engine(x[0].engine_key)[0].name == name]
-            with contextlib.suppress(ValueError):
-                per_engine.append("{} {:.2f}-{:.2f}".format(name, *band(own)))
+        bands = band_by_engine(results)
+        per_engine = ["{} {:.2f}-{:.2f}".format(name, *bands[name]) for name in DECODE_RATIO_BAND if name in bands]
         if per_engine:
             message("  per engine (the band each prediction carries): " + ", ".join(per_engine))
     except ValueError:
@@ -409,6 +405,15 @@ def _explain_memory(model: ModelSpec, r: dict, n: int) -> list[str]:
     if r.get("system_ram_gib"):
         lines.append(f"  system RAM: {r['system_ram_gib']:.2f} GiB (llama.cpp keeps the token embedding there)")
     return lines
+
+
+def _explain_rent(g: GpuSpec, r: dict, n: int) -> str:
+    if not g.cloud_usd_per_hour:
+        return "  rent: no cloud price in the table"
+    head = f"  rent: {n} x ${g.cloud_usd_per_hour:.2f}/GPU-h ({g.cloud_provider}, {g.cloud_as_of})"
+    if r["rent_usd_per_hour"] != r["rent_usd_per_hour"]:  # NaN: more GPUs than the provider puts in one instance
+        return f"{head}: not rentable as one machine, the provider rents at most {g.cloud_max_gpus:g} per instance"
+    return f"{head} = ${r['rent_usd_per_hour']:.2f}/h"
 
 
 def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
@@ -454,8 +459,7 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
         f"${r['power_usd_per_hour']:.3f}/h",
         f"  amortisation: ${r['upfront_usd']:,.0f} / ({req.years:g} y x 8,760 h x {req.duty:.0%}) = "
         f"${r['amortised_usd_per_hour']:.3f}/h" if unit == unit else "  amortisation: -",
-        f"  rent: {n} x ${g.cloud_usd_per_hour:.2f}/GPU-h ({g.cloud_provider}, {g.cloud_as_of}) = "
-        f"${r['rent_usd_per_hour']:.2f}/h" if g.cloud_usd_per_hour else "  rent: no cloud price in the table",
+        _explain_rent(g, r, n),
         f"  $ per 1M output tokens: ${r['usd_per_hour']:.3f}/h / ({r['decode_tps']:.1f} tok/s x 3,600 s) x 1e6 = "
         f"${r['usd_per_million_tokens']:.3f}",
     ]
