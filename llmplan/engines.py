@@ -82,6 +82,18 @@ BNB_DEQUANT_BYTES_PER_WEIGHT = 4.0
 # TP 8) stays 1.6-2.1x too fast: dstackai/benchmarks@7f37e66, vLLM PR #14138, QuixiAI AWQ (see README).
 # llama.cpp needs no such term (its Qwen3-30B-A3B / gpt-oss rows on DGX Spark are within 10% without it).
 SERVING_MOE_LAYER_S = 100e-6
+# Per sequence of a batch and per layer, vLLM-class serving engines spend time that is neither weight bytes nor
+# matmul FLOPs: each layer's decode attention, rotary, norm and cache-write kernels do per-sequence work (paged
+# block tables, short KV rows read at low efficiency), and the scheduler, input preparation and sampler add per
+# sequence on the host. Seconds per sequence beyond the first, per layer, per decode step: 2.5 us brings the 56
+# use=calibrate batched decode rows of vLLM-class engines without MLA models (dstackai/benchmarks@85a2fe1 405B
+# on 8x H100 and 4-8x MI300X, Oracle 405B MI300X, vLLM PR #23197 8B/70B on H100, LMDeploy Llama-2 7B/13B/70B on
+# A100) from median predicted/measured 1.15 to 0.97 and from 61% to 84% within +-25% (source-weighted squared log
+# error 0.186 -> 0.054, flat over 2.5-3.0 us; grid in 0.5 us steps, 2026-11-22). A per-sequence constant without
+# the layer count fits worse (75% within +-25%: too much for 32-layer 7B models, too little for 126-layer 405B).
+# DeepSeek-V3/R1 rows are left out of this fit: they are 1.5x too fast at batch 1 already (MLA, FP8 block
+# scales), not a per-sequence effect. Held out: vLLM's CI run (buildkite 9515, H200, batch 8) 1.13 -> 1.03 for 8B.
+SERVING_SEQ_LAYER_S = 2.5e-6
 
 
 def tensor_parallel_degree(num_gpus):
@@ -96,7 +108,8 @@ class EngineProfile:
     """An engine kind. The three speed constants are per backend (cuda, metal, rocm, vulkan, sycl, ...):
     ``bw_efficiency`` is achieved / peak memory bandwidth in decode, ``prefill_efficiency`` achieved /
     peak dense tensor FLOPs in prefill (and in compute-bound decode), ``step_overhead_s`` the fixed
-    seconds per decode step (launches, sampling, scheduling)."""
+    seconds per decode step (launches, sampling, scheduling), ``seq_layer_overhead_s`` what each further
+    sequence of a batch adds to it in every layer."""
 
     name: str
     backends: frozenset[str]
@@ -106,6 +119,7 @@ class EngineProfile:
     prefill_efficiency: dict[str, float]
     step_overhead_s: dict[str, float]
     runtime_gib: float  # per GPU, outside weights/KV/activations
+    seq_layer_overhead_s: float = 0.0  # seconds each sequence beyond the first adds per layer to a decode step
     paged: bool = False  # preallocates a paged KV pool (vLLM-like)
     mla_compressed: bool = True  # stores MLA's latent rather than full K/V
     window_capped: bool = True  # sliding-window layers hold only the window
@@ -140,7 +154,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
         bw_efficiency={"cuda": 0.62, "rocm": 0.43},
         prefill_efficiency={"cuda": 0.72, "rocm": 0.72},
         step_overhead_s={"cuda": 0.65e-3, "rocm": 0.65e-3},
-        runtime_gib=TORCH_RUNTIME_GIB, paged=True, sources=_CALIBRATED),
+        runtime_gib=TORCH_RUNTIME_GIB, seq_layer_overhead_s=SERVING_SEQ_LAYER_S, paged=True, sources=_CALIBRATED),
     EngineProfile(
         "transformers", frozenset({"cuda", "rocm", "metal"}), _SERVING, ("pp",),
         # bitsandbytes benchmarking/README.md @1b7b9bb, bf16/fp16 rows (12; H100, RTX 4090, T4); the overhead

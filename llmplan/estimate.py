@@ -227,6 +227,10 @@ def _to_estimate(model: ModelSpec, r: Resolved, row) -> Estimate:
     elif not row["peak_flops_known"]:
         warnings.append(f"no tensor TFLOPS for {r.gpu.name} in the GPU table: prefill not estimated, "
                         "decode treated as memory-bound")
+    if row["fits"]:
+        from llmplan.evaluate import beyond_measured_batch
+
+        warnings += [w for w in [beyond_measured_batch(r.engine.name, int(row["batch"]))] if w]
     return Estimate(
         id=r.scenario.id, model=model.repo_id, gpu=r.gpu.name, num_gpus=r.num_gpus,
         quant=r.quant.name, engine=r.engine_name, parallel=r.parallel, batch=int(row["batch"]),

@@ -29,6 +29,23 @@ MAX_BATCH_CAP = 256
 DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.79, 1.49
 DECODE_RATIO_BAND = {"llama.cpp": (0.83, 1.33), "vllm": (0.73, 1.51), "transformers": (0.87, 1.91),
                      "mlx": (0.92, 1.06)}
+# A batch of more than one sequence carries the band of the batched decode rows (163 rows, 18 sources, every
+# source weighted equally; same run): wider, because batched decode is the least certain part of the model. One
+# band over all engines: per engine only vllm-class has more than 5 sources.
+DECODE_BATCHED_RATIO_P10, DECODE_BATCHED_RATIO_P90 = 0.79, 2.59
+# The largest batch among each engine profile's decode rows in the calibration set (use != exclude; same run):
+# llama.cpp 32 (ggml-org/llama.cpp benches/dgx-spark.md), vLLM-class 256 (dstack, Oracle 405B), transformers 32
+# (bitsandbytes benchmarking README). A larger batch is an extrapolation and says so.
+MEASURED_BATCH_MAX = {"llama.cpp": 32, "vllm": 256, "transformers": 32, "mlx": 1, "mlc-llm": 1}
+
+
+def beyond_measured_batch(engine_profile: str, batch: int) -> str:
+    """A note when ``batch`` exceeds the largest batch the calibration set measured for the engine profile."""
+    largest = MEASURED_BATCH_MAX.get(engine_profile, 1)
+    if batch <= largest:
+        return ""
+    return (f"{engine_profile} at {batch} concurrent sequences is extrapolated: the calibration set measures it up "
+            f"to {largest}")
 
 GPU_COLUMNS = ("name", "vendor", "segment", "architecture", "form_factor", "memory_gib", "memory_bw_gbs",
                "fp16_tflops", "fp16_fp16acc_tflops", "bf16_tflops", "fp8_tflops", "int8_tops", "fp4_tflops",
@@ -192,11 +209,17 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
                                ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
     latency, latency_tp = n * per_gpu_latency, tp_degree * per_gpu_latency
 
+    def seq_s(b):
+        """Seconds the sequences after the first add to a step: per sequence, per layer."""
+        return np.maximum(np.asarray(b, dtype=float) - 1.0, 0.0) * model.num_layers * engine.seq_layer_overhead_s
+
     def kernel_family(b):
-        """(extra weight bytes, extra seconds) of one step for the kernels: a serving engine's fused-MoE chain
+        """(extra weight bytes, extra seconds) of one step beyond the engine's fixed overhead: each sequence
+        after the first adds the engine's per-sequence time in every layer; a serving engine's fused-MoE chain
         costs a fixed time per MoE layer; bitsandbytes pays per linear call, and its nf4 path dequantizes to a
         16-bit copy when a step carries > 1 token."""
         moe_s = arch.moe_layer_count(model) * SERVING_MOE_LAYER_S if engine.paged else 0.0
+        moe_s = moe_s + seq_s(b)
         if fmt.kind != "bnb":
             return 0.0, moe_s
         seconds = arch.linear_calls_per_step(model, b) * BNB_LINEAR_OVERHEAD_S[fmt.name] + moe_s
@@ -226,7 +249,8 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
             t_cpu = np.where(off > 0, (weight_read + kv_read) * off / (ram_bw * CPU_BW_EFFICIENCY), 0.0)
         return t + t_cpu, {"weight_read_gib": weight_read * (1.0 - off) / GIB, "kv_read_gib": kv_read * (1.0 - off) / GIB,
                            "t_memory_ms": t_mem * 1e3, "t_compute_ms": t_comp * 1e3, "t_cpu_ms": t_cpu * 1e3,
-                           "t_overhead_ms": (overhead_s + kernel_s) * 1e3, "t_comm_ms": comm * 1e3}
+                           "t_overhead_ms": (overhead_s + kernel_s) * 1e3, "t_comm_ms": comm * 1e3,
+                           "t_seq_overhead_ms": seq_s(b) * 1e3}
 
     mean_position = prompt + gen / 2.0
     t_step, parts = step(mean_position, batch)
@@ -251,8 +275,9 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     out["ttft_s"] = np.where(fits, t_prefill + t_first, np.nan)
     out["e2e_s"] = np.where(fits, t_prefill + t_first + np.maximum(gen - 1.0, 0.0) * t_step, np.nan)
     p10, p90 = DECODE_RATIO_BAND.get(engine.name, (DECODE_RATIO_P10, DECODE_RATIO_P90))
-    out["decode_tps_low"] = decode / p90
-    out["decode_tps_high"] = decode / p10
+    batched = batch > 1
+    out["decode_tps_low"] = decode / np.where(batched, DECODE_BATCHED_RATIO_P90, p90)
+    out["decode_tps_high"] = decode / np.where(batched, DECODE_BATCHED_RATIO_P10, p10)
     out["bound"] = np.where(memory_bound, "memory", "compute")
     out["peak_flops_known"] = ~np.isnan(peak)
     out["weights_bytes_total"] = np.full(len(n), weights_total)

@@ -188,7 +188,22 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     nearest["reason"] = [_binding_reason(r, req) for r in nearest[[
         "stage", "name", "num_gpus", "quant", "batch", "vram_gib_per_gpu", "gpu_memory_gib", "decode_tps_per_seq",
         "ttft_s", "upfront_usd", "rent_usd_per_hour", "usd_per_month"]].itertuples()]
+    by_name = {g.name: g for g in gpus}
+    for frame in (shown, nearest):  # the date of the price each option was costed at
+        frame["price_as_of"] = [_price_date(by_name.get(name), req) for name in frame["name"]]
     return FitResult(shown, nearest, searched=len(ev), notes=notes)
+
+
+def _price_date(g: GpuSpec | None, req: FitRequest) -> str:
+    """When the price an option is costed at was taken: the rental snapshot, the street/used snapshot, or
+    the launch date for a launch price ('' when unknown)."""
+    if g is None:
+        return ""
+    if req.mode == "rent":
+        return g.cloud_as_of or ""
+    if (req.used and g.used_usd) or g.street_usd:
+        return g.price_as_of or ""
+    return g.launch_date or ""
 
 
 def _stages(ev: pd.DataFrame, req: FitRequest) -> np.ndarray:

@@ -371,24 +371,26 @@ def headline(results: Iterable[Result]) -> dict[str, dict]:
     return {d["metric"]: d for d in accuracy(results, by=()) if d["by"] == "headline"}
 
 
-def band(results: Iterable[Result], lower: float = 0.10, upper: float = 0.90, weighted: bool = True
-         ) -> tuple[float, float]:
-    """(10th, 90th) percentile of predicted/measured over batch-1 decode rows: the error band.
+def band(results: Iterable[Result], lower: float = 0.10, upper: float = 0.90, weighted: bool = True,
+         group: str = GROUP_DECODE_B1) -> tuple[float, float]:
+    """(10th, 90th) percentile of predicted/measured over the decode rows of ``group`` (batch-1 by
+    default, or GROUP_DECODE_BATCHED): the error band.
 
     With ``weighted`` every source weighs the same (as in the headline). A prediction p then covers the
     measurement within [p / upper_ratio, p / lower_ratio].
     """
-    scored = [(row, r) for row, r in _scored(results) if row.metric_group == GROUP_DECODE_B1]
+    scored = [(row, r) for row, r in _scored(results) if row.metric_group == group]
     if not scored:
-        raise ValueError("no batch-1 decode rows with a prediction")
+        raise ValueError(f"no {group} rows with a prediction")
     ratios = np.array([r for _, r in scored])
     weights = source_weights(scored) if weighted else np.ones_like(ratios)
     return _weighted_quantile(ratios, weights, lower), _weighted_quantile(ratios, weights, upper)
 
 
-def band_by_engine(results: Iterable[Result]) -> dict[str, tuple[float, float]]:
-    """``band`` over each engine profile's own rows (sglang, lmdeploy, ... count as vllm); profiles without
-    batch-1 decode rows are left out."""
+def band_by_engine(results: Iterable[Result], group: str = GROUP_DECODE_B1,
+                   min_rows: int = 1) -> dict[str, tuple[float, float]]:
+    """``band`` over each engine profile's own rows (sglang, lmdeploy, ... count as vllm); profiles with
+    fewer than ``min_rows`` rows of the group are left out."""
     from llmplan.engines import resolve_engine
 
     groups: dict[str, list[Result]] = defaultdict(list)
@@ -396,8 +398,10 @@ def band_by_engine(results: Iterable[Result]) -> dict[str, tuple[float, float]]:
         groups[resolve_engine(result[0].engine_key)[0].name].append(result)
     out = {}
     for name, own in groups.items():
+        if len([r for r in _scored(own) if r[0].metric_group == group]) < min_rows:
+            continue
         with contextlib.suppress(ValueError):
-            out[name] = band(own)
+            out[name] = band(own, group=group)
     return out
 
 

@@ -251,3 +251,21 @@ def test_train_command():
     assert json.loads(r.stdout)["fits"] is False
     r = run("train", "llama-3.1-8b", "--method", "dpo")
     assert r.exit_code != 0 and "method must be" in r.stderr
+
+
+def test_fit_rows_carry_their_price_date_and_flag_old_snapshots(tmp_path):
+    import datetime as dt
+
+    today = dt.date.today().isoformat()
+    f = tmp_path / "prices.csv"
+    f.write_text(f"name,street_usd,price_as_of\nRTX 4090,999,{today}\nRTX 3090,700,2000-01-01\n")
+    r = run("fit", "llama-2-7b", "--gpus", "RTX 4090,RTX 3090", "--prices", str(f), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = {x["gpu"]: x for x in json.loads(r.stdout) if x["accepted"] and x["num_gpus"] == 1}
+    old = "price snapshot over a year old"
+    assert rows["RTX 4090"]["price_as_of"] == today and not any(old in n for n in rows["RTX 4090"]["notes"])
+    assert rows["RTX 3090"]["price_as_of"] == "2000-01-01" and any(old in n for n in rows["RTX 3090"]["notes"])
+    # renting: the rental snapshot's date
+    r = run("fit", "llama-2-7b", "--rent", "--gpus", "RTX 4090", "--format", "json")
+    gpu = run("gpus", "show", "RTX 4090", "--format", "json")
+    assert json.loads(r.stdout)[0]["price_as_of"] == json.loads(gpu.stdout)["cloud_as_of"]

@@ -238,3 +238,37 @@ def test_bitsandbytes_kernel_family_golden():
     # hence at batch 8 nf4 is slower than bf16 (4.5 vs 2 bytes per weight), as bitsandbytes' own table shows
     bf16 = one(quant="bf16", batch=8, **kw)
     assert b8.decode_tps < bf16.decode_tps
+
+
+def test_serving_engine_per_sequence_overhead_golden():
+    """A vLLM-class decode step grows by seq_layer_overhead_s x layers for each sequence after the first;
+    llama.cpp has no such term. Llama-2-7B fp16 on A100 at 128 + 2 tokens stays memory-bound at batch 16, so the
+    only other growth is the KV read: 15 more sequences x 524,288 B/token x 129 positions."""
+    from llmplan.engines import SERVING_SEQ_LAYER_S
+
+    gpu, _ = resolve_gpu("A100 80GB SXM")
+    bw = gpu.memory_bw_gbs * 1e9 * PROFILES["vllm"].bw_efficiency["cuda"]
+    kw = dict(gpu="A100 80GB SXM", quant="fp16", engine="vllm", prompt_tokens=128, gen_tokens=2, context=256)
+    b1, b16 = one(batch=1, **kw), one(batch=16, **kw)
+    assert b16.bound == "memory"
+    assert PROFILES["vllm"].seq_layer_overhead_s == SERVING_SEQ_LAYER_S == pytest.approx(2.5e-6)
+    # 15 sequences x 32 layers x 2.5 us = 1.2 ms
+    assert (b16.tpot_ms - b1.tpot_ms) / 1e3 == pytest.approx(15 * 32 * SERVING_SEQ_LAYER_S + 15 * 524_288 * 129 / bw,
+                                                             rel=0.01)
+    assert PROFILES["llama.cpp"].seq_layer_overhead_s == 0.0
+
+
+def test_a_batch_carries_the_wider_batched_band():
+    from llmplan.evaluate import (
+        DECODE_BATCHED_RATIO_P10,
+        DECODE_BATCHED_RATIO_P90,
+        DECODE_RATIO_BAND,
+    )
+
+    kw = dict(gpu="A100 80GB SXM", quant="fp16", engine="vllm", prompt_tokens=128, gen_tokens=2, context=256)
+    b1, b16 = one(batch=1, **kw), one(batch=16, **kw)
+    p10, p90 = DECODE_RATIO_BAND["vllm"]
+    assert (b1.decode_tps_low, b1.decode_tps_high) == (pytest.approx(b1.decode_tps / p90, rel=1e-3),
+                                                       pytest.approx(b1.decode_tps / p10, rel=1e-3))
+    assert b16.decode_tps_low == pytest.approx(b16.decode_tps / DECODE_BATCHED_RATIO_P90, rel=1e-3)
+    assert b16.decode_tps_high == pytest.approx(b16.decode_tps / DECODE_BATCHED_RATIO_P10, rel=1e-3)

@@ -160,3 +160,20 @@ def test_the_shipped_error_band_is_the_one_the_calibration_set_gives():
     for name, (p10, p90) in DECODE_RATIO_BAND.items():
         assert bands[name] == (pytest.approx(p10, abs=0.02), pytest.approx(p90, abs=0.02)), name
     assert DECODE_RATIO_BAND["llama.cpp"][1] < DECODE_RATIO_P90  # the well-measured engine is tighter
+    # batches > 1 carry the band of the batched rows, which is wider
+    from llmplan.evaluate import DECODE_BATCHED_RATIO_P10, DECODE_BATCHED_RATIO_P90
+    from llmplan.validate import GROUP_DECODE_BATCHED
+
+    assert band(results, group=GROUP_DECODE_BATCHED) == (pytest.approx(DECODE_BATCHED_RATIO_P10, abs=0.02),
+                                                         pytest.approx(DECODE_BATCHED_RATIO_P90, abs=0.02))
+    assert DECODE_BATCHED_RATIO_P90 > DECODE_RATIO_P90
+    # the largest measured batch per engine profile, which estimates beyond it name
+    from llmplan.engines import resolve_engine
+    from llmplan.evaluate import MEASURED_BATCH_MAX
+
+    largest: dict[str, int] = {}
+    for row, predicted, _ in results:
+        if predicted is not None and row.metric in ("decode_tps", "decode_tps_per_seq", "e2e_output_tps"):
+            name = resolve_engine(row.engine_key)[0].name
+            largest[name] = max(largest.get(name, 1), row.batch or 1)
+    assert {k: v for k, v in MEASURED_BATCH_MAX.items() if k in largest} == largest

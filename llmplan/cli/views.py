@@ -8,7 +8,7 @@ from llmplan.cli.render import OutputFormat, emit, message, print_kv, print_tabl
 from llmplan.records import Estimate, GpuSpec, ModelSpec
 
 BAND_NOTE = ("speed band: the 10th-90th percentile of predicted/measured for that engine over the calibration set "
-             "(`llmplan validate`)")
+             "(batched decode rows for batches > 1; `llmplan validate`)")
 
 
 # ----------------------------------------------------------------------------------- estimate
@@ -97,10 +97,14 @@ def _estimate_card(e: Estimate) -> None:
 FIT_COLUMNS = ["rank", "gpu", "num_gpus", "segment", "vendor", "quant", "engine", "parallel", "fits", "vram_gib_per_gpu",
                "decode_tps", "decode_tps_per_user", "decode_tps_low", "decode_tps_high", "prefill_tps", "ttft_s",
                "upfront_usd", "usd_per_hour", "usd_per_month", "usd_per_million_tokens", "breakeven_months",
-               "pareto", "accepted", "reason", "notes"]
+               "pareto", "accepted", "reason", "notes", "price_as_of"]
+# A price snapshot older than this many days gets a note in `fit` (a definition: one year).
+STALE_PRICE_DAYS = 365
 
 
 def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
+    from llmplan.engines import resolve_engine
+    from llmplan.evaluate import beyond_measured_batch
     from llmplan.quant import quality_note
 
     rows = []
@@ -128,8 +132,29 @@ def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
             "prefill_tps": r["prefill_tps"], "ttft_s": r["ttft_s"], "upfront_usd": r["upfront_usd"],
             "usd_per_hour": r["usd_per_hour"], "usd_per_month": r["usd_per_month"],
             "usd_per_million_tokens": r["usd_per_million_tokens"], "breakeven_months": r["breakeven_months"],
-            "pareto": bool(r.get("pareto", False)), "accepted": accepted, "reason": r["reason"], "notes": notes})
+            "pareto": bool(r.get("pareto", False)), "accepted": accepted, "reason": r["reason"], "notes": notes,
+            "price_as_of": r.get("price_as_of", "")})
+        extrapolated = beyond_measured_batch(resolve_engine(r["engine"])[0].name, int(r["batch"]))
+        if extrapolated:
+            notes.append(extrapolated)
+        stale = _stale_price_note(r.get("price_as_of", ""))
+        if stale:
+            notes.append(stale)
     return rows
+
+
+def _stale_price_note(as_of: str) -> str:
+    """A note when the price snapshot an option is costed at is over STALE_PRICE_DAYS old (today's date)."""
+    import datetime as dt
+
+    try:
+        taken = dt.date.fromisoformat(as_of[:10]) if len(as_of) >= 10 else dt.date(int(as_of[:4]), 12, 31)
+    except ValueError:
+        return ""
+    if (dt.date.today() - taken).days <= STALE_PRICE_DAYS:
+        return ""
+    return ("price snapshot over a year old (`llmplan gpus show NAME` has its date): check current rates or pass "
+            "them with --prices")
 
 
 def show_fit(model: ModelSpec, req, result, fmt: OutputFormat) -> None:
@@ -180,7 +205,8 @@ def show_fit(model: ModelSpec, req, result, fmt: OutputFormat) -> None:
     if req.mode == "buy":
         message(f"own $/h = power ({req.usd_per_kwh:g} $/kWh) + purchase amortised over {req.years:g} years at "
                 f"{req.duty:.0%} duty; $/1M tok at that cost and the aggregate speed")
-    message("prices are dated snapshots from gpu_specs.csv (see `llmplan gpus show NAME`); override with --gpu-file")
+    message("prices are dated snapshots from gpu_specs.csv (see `llmplan gpus show NAME`); override them with "
+            "--prices FILE")
     message(BAND_NOTE)
     for note in result.notes:
         message(f"note: {note}")
@@ -345,7 +371,13 @@ VALIDATION_COLUMNS = ["by", "key", "metric", "n", "sources", "median_ratio", "wi
 
 def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
     from llmplan.errors import InvalidInputError
-    from llmplan.validate import accuracy, band, load_calibration, predict
+    from llmplan.validate import (
+        GROUP_DECODE_BATCHED,
+        accuracy,
+        band,
+        load_calibration,
+        predict,
+    )
 
     if rows not in ("all", "calibrate", "validate-only"):
         raise InvalidInputError("--rows must be all, calibrate or validate-only")
@@ -380,6 +412,8 @@ def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
         per_engine = ["{} {:.2f}-{:.2f}".format(name, *bands[name]) for name in DECODE_RATIO_BAND if name in bands]
         if per_engine:
             message("  per engine (the band each prediction carries): " + ", ".join(per_engine))
+        low, high = band(results, group=GROUP_DECODE_BATCHED)
+        message(f"batched decode band (carried by every prediction at batch > 1): {low:.2f}-{high:.2f}")
     except ValueError:
         pass
     if failed:
@@ -441,7 +475,9 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
         + ("per GPU" if r["parallel"] == "tp" or n == 1 else f"by the {n} GPUs in turn (layer split)") + " / "
         f"({g.memory_bw_gbs:g} GB/s x efficiency {r['bw_efficiency']:.3f}) = {r['t_memory_ms']:.2f} ms",
         f"  compute: {r['t_compute_ms']:.2f} ms at {r['peak_tflops']:.0f} dense TFLOPS x {r['prefill_efficiency']:.2f}",
-        f"  step = max(memory, compute) + overhead {r['t_overhead_ms']:.2f} ms + communication "
+        f"  step = max(memory, compute) + overhead {r['t_overhead_ms']:.2f} ms"
+        + (f" (of which {r['t_seq_overhead_ms']:.2f} ms for the {int(r['batch']) - 1} users after the first)"
+           if r["t_seq_overhead_ms"] > 0 else "") + " + communication "
         f"{r['t_comm_ms']:.2f} ms = {r['tpot_ms']:.2f} ms",
         f"  -> {r['decode_tps_per_seq']:.1f} tok/s per user, {r['decode_tps']:.1f} tok/s in all "
         f"(band {r['decode_tps_low']:.1f}-{r['decode_tps_high']:.1f})",
