@@ -238,11 +238,17 @@ _WEIGHT_ONLY_FP8 = {"ampere"}
 _NATIVE_FP4 = {"blackwell", "cdna4"}
 _WEIGHT_ONLY_FP4 = {"ampere", "ada lovelace", "hopper"}
 _PRE_TURING = {"volta", "pascal", "maxwell"}
+# AMD GPUs (CDNA, RDNA) have no AWQ, GPTQ, Marlin, INT8 W8A8 or bitsandbytes kernels in vLLM; FP8 W8A8 is their
+# quantized path (vLLM docs, "Supported Hardware" table, unchanged from v0.5.3 to v0.15.1, read 2026-11-22).
+_AMD_ARCH_PREFIXES = ("cdna", "rdna")
+_NOT_ON_AMD = {"awq", "gptq", "int4", "int8", "bnb"}
 
 
 def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[bool, str]:
     """(runs at all, note). A note explains a weight-only fallback or why the format cannot run."""
     arch = architecture.strip().lower()
+    if arch.startswith(_AMD_ARCH_PREFIXES) and kind in _NOT_ON_AMD:
+        return False, f"vLLM has no {kind.upper()} kernels for AMD GPUs ({architecture}); use FP8 or 16-bit weights"
     if ("tpu" in arch or "gaudi" in arch) and kind not in ("float", "fp8"):
         return False, f"{architecture} runs 16-bit or FP8 weights only in vLLM (no {kind.upper()} kernels)"
     if "tpu" in arch and kind == "fp8":

@@ -2,7 +2,7 @@
 
 import re
 
-
+import pandas as pd
 import pytest
 
 from llmplan.catalog import find_in_catalog
@@ -116,3 +116,25 @@ def test_fit_speed_is_the_mean_over_a_conversation_that_fills_the_context():
     short = solve(model, gpus, FitRequest(users=8, context=2048, quant="Q4_K_M", engines=("llama.cpp",), top=1000))
     short_row = short.options.query("name == 'RTX 4090' and num_gpus == 2").iloc[0]
     assert short_row["decode_tps_per_seq"] > row["decode_tps_per_seq"]
+
+
+def test_vllm_formats_follow_the_vendor_kernel_table():
+    """vLLM has no AWQ/GPTQ/INT8/bitsandbytes kernels on AMD GPUs (its 'Supported Hardware' table): fit never
+    offers them there, and estimate refuses them with the reason."""
+    from llmplan.engines import format_support
+    from llmplan.estimate import estimate_many
+    from llmplan.records import Scenario
+
+    gpus = load_gpus()
+    amd = {g.name for g in gpus if g.vendor == "AMD"}
+    result = solve(find_in_catalog("Qwen/Qwen3-30B-A3B"), gpus, FitRequest(users=50, tps_per_user=15, context=8192,
+                                                                            top=500))
+    both = pd.concat([result.options, result.rejected])
+    on_amd = both[both["name"].isin(amd) & (both["engine"] == "vllm")]
+    assert len(on_amd) and not on_amd["quant"].str.match(r"awq|gptq|int4|int8|bnb").any()
+    assert format_support("awq", "RDNA3", False)[0] is False
+    assert format_support("fp8", "CDNA3", True) == (True, "")
+    assert format_support("awq", "Ampere", False) == (True, "")
+    model = find_in_catalog("llama-3.1-8b")
+    (e,) = estimate_many(model, [Scenario(model=model.repo_id, gpu="RX 7900 XTX", quant="awq", engine="vllm")])
+    assert e.error and "no AWQ kernels for AMD GPUs" in e.error
