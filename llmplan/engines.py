@@ -248,7 +248,8 @@ def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[
     """(runs at all, note). A note explains a weight-only fallback or why the format cannot run."""
     arch = architecture.strip().lower()
     if arch.startswith(_AMD_ARCH_PREFIXES) and kind in _NOT_ON_AMD:
-        return False, f"vLLM has no {kind.upper()} kernels for AMD GPUs ({architecture}); use FP8 or 16-bit weights"
+        instead = "FP8 or 16-bit weights" if has_fp8_tensor else "16-bit weights, or GGUF on llama.cpp"
+        return False, f"vLLM has no {kind.upper()} kernels for AMD GPUs ({architecture}); use {instead}"
     if ("tpu" in arch or "gaudi" in arch) and kind not in ("float", "fp8"):
         return False, f"{architecture} runs 16-bit or FP8 weights only in vLLM (no {kind.upper()} kernels)"
     if "tpu" in arch and kind == "fp8":
