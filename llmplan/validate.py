@@ -387,10 +387,9 @@ def band(results: Iterable[Result], lower: float = 0.10, upper: float = 0.90, we
     return _weighted_quantile(ratios, weights, lower), _weighted_quantile(ratios, weights, upper)
 
 
-def band_by_engine(results: Iterable[Result], group: str = GROUP_DECODE_B1,
-                   min_rows: int = 1) -> dict[str, tuple[float, float]]:
-    """``band`` over each engine profile's own rows (sglang, lmdeploy, ... count as vllm); profiles with
-    fewer than ``min_rows`` rows of the group are left out."""
+def band_by_engine(results: Iterable[Result]) -> dict[str, tuple[float, float]]:
+    """``band`` over each engine profile's own rows (sglang, lmdeploy, ... count as vllm); profiles without
+    batch-1 decode rows are left out."""
     from llmplan.engines import resolve_engine
 
     groups: dict[str, list[Result]] = defaultdict(list)
@@ -398,10 +397,8 @@ def band_by_engine(results: Iterable[Result], group: str = GROUP_DECODE_B1,
         groups[resolve_engine(result[0].engine_key)[0].name].append(result)
     out = {}
     for name, own in groups.items():
-        if len([r for r in _scored(own) if r[0].metric_group == group]) < min_rows:
-            continue
         with contextlib.suppress(ValueError):
-            out[name] = band(own, group=group)
+            out[name] = band(own)
     return out
 
 

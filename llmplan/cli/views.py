@@ -148,7 +148,10 @@ def _stale_price_note(as_of: str) -> str:
     import datetime as dt
 
     try:
-        taken = dt.date.fromisoformat(as_of[:10]) if len(as_of) >= 10 else dt.date(int(as_of[:4]), 12, 31)
+        if len(as_of) >= 10:
+            taken = dt.date.fromisoformat(as_of[:10])
+        else:  # a month or a year: its last day at the latest (the 28th is in every month)
+            taken = dt.date(int(as_of[:4]), int(as_of[5:7]), 28) if len(as_of) >= 7 else dt.date(int(as_of[:4]), 12, 31)
     except ValueError:
         return ""
     if (dt.date.today() - taken).days <= STALE_PRICE_DAYS:
@@ -371,13 +374,7 @@ VALIDATION_COLUMNS = ["by", "key", "metric", "n", "sources", "median_ratio", "wi
 
 def show_validation(by: list[str], rows: str, fmt: OutputFormat) -> None:
     from llmplan.errors import InvalidInputError
-    from llmplan.validate import (
-        GROUP_DECODE_BATCHED,
-        accuracy,
-        band,
-        load_calibration,
-        predict,
-    )
+    from llmplan.validate import GROUP_DECODE_BATCHED, accuracy, band, load_calibration, predict
 
     if rows not in ("all", "calibrate", "validate-only"):
         raise InvalidInputError("--rows must be all, calibrate or validate-only")
