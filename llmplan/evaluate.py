@@ -209,17 +209,11 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
                                ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
     latency, latency_tp = n * per_gpu_latency, tp_degree * per_gpu_latency
 
-    def seq_s(b):
-        """Seconds the sequences after the first add to a step: per sequence, per layer."""
-        return np.maximum(np.asarray(b, dtype=float) - 1.0, 0.0) * model.num_layers * engine.seq_layer_overhead_s
-
     def kernel_family(b):
-        """(extra weight bytes, extra seconds) of one step beyond the engine's fixed overhead: each sequence
-        after the first adds the engine's per-sequence time in every layer; a serving engine's fused-MoE chain
+        """(extra weight bytes, extra seconds) of one step for the kernels: a serving engine's fused-MoE chain
         costs a fixed time per MoE layer; bitsandbytes pays per linear call, and its nf4 path dequantizes to a
         16-bit copy when a step carries > 1 token."""
         moe_s = arch.moe_layer_count(model) * SERVING_MOE_LAYER_S if engine.paged else 0.0
-        moe_s = moe_s + seq_s(b)
         if fmt.kind != "bnb":
             return 0.0, moe_s
         seconds = arch.linear_calls_per_step(model, b) * BNB_LINEAR_OVERHEAD_S[fmt.name] + moe_s
@@ -232,6 +226,9 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     def step(positions, b):
         """Decode step at context ``positions`` for batch ``b``: (seconds, parts for --explain)."""
         extra_bytes, kernel_s = kernel_family(b)
+        # each sequence after the first adds the engine's per-sequence time in every layer
+        seq_s = np.maximum(np.asarray(b, dtype=float) - 1.0, 0.0) * model.num_layers * engine.seq_layer_overhead_s
+        kernel_s = kernel_s + seq_s
         weight_read = (mem.decode_weight_read_bytes(model, fmt, b) + extra_bytes) / split
         kv_read = arch.kv_cache_bytes(model, positions, b, kv_elem, mla_compressed=engine.mla_compressed,
                                       window_capped=engine.window_capped) * np.where(is_tp, kv_share_tp, 1.0)
@@ -250,7 +247,7 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
         return t + t_cpu, {"weight_read_gib": weight_read * (1.0 - off) / GIB, "kv_read_gib": kv_read * (1.0 - off) / GIB,
                            "t_memory_ms": t_mem * 1e3, "t_compute_ms": t_comp * 1e3, "t_cpu_ms": t_cpu * 1e3,
                            "t_overhead_ms": (overhead_s + kernel_s) * 1e3, "t_comm_ms": comm * 1e3,
-                           "t_seq_overhead_ms": seq_s(b) * 1e3}
+                           "t_seq_overhead_ms": seq_s * 1e3}
 
     mean_position = prompt + gen / 2.0
     t_step, parts = step(mean_position, batch)

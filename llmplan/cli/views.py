@@ -322,8 +322,6 @@ def info_data(m: ModelSpec, context: int) -> dict:
 
 
 def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
-    from llmplan.licenses import group_of
-
     data = info_data(m, context)
     if fmt is OutputFormat.json:
         emit([data], fmt, single=True)
@@ -347,7 +345,7 @@ def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
                          f"{attn}{moe}{swa}"),
         ("context", f"{m.max_context_tokens:,} tokens"),
         ("KV cache", f"{data['kv_bytes_per_token_f16'] / 1024:.1f} KiB per token (f16)"),
-        ("license", f"{m.license} ({group_of(m.license)})" + (" - gated: accept the licence on the Hub and set "
+        ("license", f"{m.license} ({data['license_group']})" + (" - gated: accept the licence on the Hub and set "
                                                                "HF_TOKEN to download" if m.gated else "")),
         ("task", m.pipeline_tag),
         ("popularity", f"{m.downloads:,} downloads, {m.likes:,} likes" if m.downloads is not None
@@ -361,10 +359,8 @@ def show_info(m: ModelSpec, context: int, fmt: OutputFormat) -> None:
     if data["evals"]:
         print_table(data["evals"], ["benchmark", "value", "metric", "setting"], {},
                     "published evaluation results (sources: --format json)")
-    from llmplan.licenses import caveat
-
-    if caveat(m.license):
-        message(f"licence: {caveat(m.license)}")
+    if data["license_caveat"]:
+        message(f"licence: {data['license_caveat']}")
 
 
 # ----------------------------------------------------------------------------------- validate
