@@ -94,6 +94,17 @@ SERVING_MOE_LAYER_S = 100e-6
 # DeepSeek-V3/R1 rows are left out of this fit: they are 1.5x too fast at batch 1 already (MLA, FP8 block
 # scales), not a per-sequence effect. Held out: vLLM's CI run (buildkite 9515, H200, batch 8) 1.13 -> 1.03 for 8B.
 SERVING_SEQ_LAYER_S = 2.5e-6
+# The same per-sequence, per-layer time for llama.cpp, whose batched decode runs its quantized matmuls as
+# MMVQ (<= 8 tokens) or MMQ kernels well below their prefill speed and launches its elementwise kernels per
+# token row. 10 us minimises the source-weighted squared log error (0.510 -> 0.174) over the 20 use=calibrate
+# dense llama.cpp batched rows (ggml-org/llama.cpp benches/dgx-spark.md @4c7e989; mudler/LocalAI @07985ba
+# VLLM_DECOMPOSITION.md, Qwen3-32B Q4_K_M at 8-128 sequences, and @0337505 PAGED_KV_HIGH_CONCURRENCY.md,
+# Qwen3-1.7B Q8_0 at 128-1024 sequences, all on DGX Spark GB10; llama.cpp PR #3545 V100 F16): median
+# predicted/measured 2.15 -> 1.16, within +-25% 16% -> 69% (grid in 2 us steps, flat over 8-10 us, 2026-11-22).
+# Every batched row with this engine is on a DGX Spark or older GPU; on a datacenter GPU it is extrapolated
+# (kept a constant time, as vLLM's is: vLLM's own DGX Spark rows, mudler/LocalAI @07985ba, do not grow by
+# the 12x bandwidth ratio a throughput-bound cost would).
+LLAMA_CPP_SEQ_LAYER_S = 10e-6
 
 
 def tensor_parallel_degree(num_gpus):
@@ -145,7 +156,8 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
         # vs the FP16 (FP16-accumulate) tensor peak; per backend, same rows as above
         prefill_efficiency={"cuda": 0.40, "metal": 0.72, "rocm": 0.42, "vulkan": 0.41, "sycl": 0.20},
         step_overhead_s={"cuda": 1.8e-3, "metal": 4.9e-3, "rocm": 1.8e-3, "vulkan": 1.6e-3, "sycl": 1.8e-3},
-        runtime_gib=CUDA_CONTEXT_GIB, default_quant="Q4_K_M", vendor_rules=False, sources=_CALIBRATED),
+        runtime_gib=CUDA_CONTEXT_GIB, seq_layer_overhead_s=LLAMA_CPP_SEQ_LAYER_S, default_quant="Q4_K_M",
+        vendor_rules=False, sources=_CALIBRATED),
     EngineProfile(
         "vllm", frozenset({"cuda", "rocm", "tpu", "hpu"}), _SERVING, ("tp", "pp"),
         # cuda: InternLM/lmdeploy@3e391df docs/en/benchmark/a100_fp16.md (17 rows, TurboMind as the

@@ -24,19 +24,20 @@ MAX_BATCH_CAP = 256
 # Error band of decode predictions: the 10th and 90th percentiles of predicted/measured over the batch-1
 # decode rows of the calibration set (use != exclude), every source weighted equally (`llmplan validate`,
 # 2026-11-22; tests/test_validate.py keeps them in step). A measurement lands in [prediction / P90,
-# prediction / P10] four times out of five. Per engine profile where it has >= 10 such rows (llama.cpp 263
+# prediction / P10] four times out of five. Per engine profile where it has >= 10 such rows (llama.cpp 255
 # rows of all metrics, vLLM-class 145, transformers 86, mlx 19), else the band over all rows.
 DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.79, 1.49
 DECODE_RATIO_BAND = {"llama.cpp": (0.83, 1.33), "vllm": (0.73, 1.51), "transformers": (0.87, 1.91),
                      "mlx": (0.92, 1.06)}
-# A batch of more than one sequence carries the band of the batched decode rows (163 rows, 18 sources, every
+# A batch of more than one sequence carries the band of the batched decode rows (159 rows, 18 sources, every
 # source weighted equally; same run): wider, because batched decode is the least certain part of the model. One
 # band over all engines: per engine only vllm-class has more than 5 sources.
-DECODE_BATCHED_RATIO_P10, DECODE_BATCHED_RATIO_P90 = 0.79, 2.59
+DECODE_BATCHED_RATIO_P10, DECODE_BATCHED_RATIO_P90 = 0.79, 2.56
 # The largest batch among each engine profile's decode rows in the calibration set (use != exclude; same run):
-# llama.cpp 32 (ggml-org/llama.cpp benches/dgx-spark.md), vLLM-class 256 (dstack, Oracle 405B), transformers 32
-# (bitsandbytes benchmarking README). A larger batch is an extrapolation and says so.
-MEASURED_BATCH_MAX = {"llama.cpp": 32, "vllm": 256, "transformers": 32, "mlx": 1, "mlc-llm": 1}
+# llama.cpp 1024 (mudler/LocalAI PAGED_KV_HIGH_CONCURRENCY.md, Qwen3-1.7B on DGX Spark; dense models only, as
+# llama-batched-bench's identical sequences say nothing of MoE routing), vLLM-class 256 (dstack, Oracle 405B),
+# transformers 32 (bitsandbytes benchmarking README). A larger batch is an extrapolation and says so.
+MEASURED_BATCH_MAX = {"llama.cpp": 1024, "vllm": 256, "transformers": 32, "mlx": 1, "mlc-llm": 1}
 
 
 def beyond_measured_batch(engine_profile: str, batch: int) -> str:
@@ -232,26 +233,29 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
         weight_read = (mem.decode_weight_read_bytes(model, fmt, b) + extra_bytes) / split
         kv_read = arch.kv_cache_bytes(model, positions, b, kv_elem, mla_compressed=engine.mla_compressed,
                                       window_capped=engine.window_capped) * np.where(is_tp, kv_share_tp, 1.0)
-        flops = (2.0 * active + tp.attention_flops_per_token(model, positions)) * b / split
+        matmul_flops = 2.0 * active * b / split
+        attention_flops = tp.attention_flops_per_token(model, positions) * b / split
         comm_tp = 2 * model.num_layers * tp.allreduce_seconds(tp_degree, b * model.hidden_size * 2.0, link_gbs,
                                                               latency_tp)
         comm_tp = comm_tp + (nodes - 1) * (INTERNODE_LATENCY_S + b * model.hidden_size * 2.0 / (INTERNODE_GBS * 1e9))
         comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency / n, 0.0)
         comm = np.where(is_tp, comm_tp, comm_pp)
-        t, t_mem, t_comp = tp.decode_step_seconds(weight_read * (1.0 - off), kv_read * (1.0 - off), bw, bw_eff,
-                                                  flops * (1.0 - off), peak, prefill_eff, overhead_s + kernel_s,
-                                                  comm)
+        t, kernels = tp.decode_step_seconds(weight_read * (1.0 - off), kv_read * (1.0 - off), bw, bw_eff,
+                                                  matmul_flops * (1.0 - off), attention_flops * (1.0 - off), peak,
+                                                  prefill_eff, overhead_s + kernel_s, comm)
         # layers kept on the CPU run at the system RAM's achievable bandwidth, after the GPU's share
         with np.errstate(invalid="ignore"):
             t_cpu = np.where(off > 0, (weight_read + kv_read) * off / (ram_bw * CPU_BW_EFFICIENCY), 0.0)
         return t + t_cpu, {"weight_read_gib": weight_read * (1.0 - off) / GIB, "kv_read_gib": kv_read * (1.0 - off) / GIB,
-                           "t_memory_ms": t_mem * 1e3, "t_compute_ms": t_comp * 1e3, "t_cpu_ms": t_cpu * 1e3,
+                           "t_memory_ms": kernels["memory_s"] * 1e3, "t_compute_ms": kernels["compute_s"] * 1e3,
+                           "t_matmul_ms": kernels["matmul_s"] * 1e3, "t_attention_ms": kernels["attention_s"] * 1e3,
+                           "compute_bound": kernels["compute_bound"], "t_cpu_ms": t_cpu * 1e3,
                            "t_overhead_ms": (overhead_s + kernel_s) * 1e3, "t_comm_ms": comm * 1e3,
                            "t_seq_overhead_ms": seq_s * 1e3}
 
     mean_position = prompt + gen / 2.0
     t_step, parts = step(mean_position, batch)
-    memory_bound = parts["t_memory_ms"] >= parts["t_compute_ms"]
+    compute_bound = parts.pop("compute_bound")  # the weight matmuls, which more batch no longer hides
     t_first, _ = step(prompt, np.ones_like(batch))
     t_prefill = tp.prefill_seconds(tp.prefill_flops(model, active, prompt) / split, peak, prefill_eff,
                                    weights_total / split, bw, bw_eff, overhead_s)
@@ -275,7 +279,7 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     batched = batch > 1
     out["decode_tps_low"] = decode / np.where(batched, DECODE_BATCHED_RATIO_P90, p90)
     out["decode_tps_high"] = decode / np.where(batched, DECODE_BATCHED_RATIO_P10, p10)
-    out["bound"] = np.where(memory_bound, "memory", "compute")
+    out["bound"] = np.where(compute_bound, "compute", "memory")
     out["peak_flops_known"] = ~np.isnan(peak)
     out["weights_bytes_total"] = np.full(len(n), weights_total)
     return out

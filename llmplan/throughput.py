@@ -34,15 +34,24 @@ def prefill_flops(m: ModelSpec, active_params: float, prompt_tokens) -> np.ndarr
 
 
 def decode_step_seconds(weight_read_bytes, kv_read_bytes, bandwidth_bytes_per_s, bw_efficiency,
-                        step_flops, peak_flops_per_s, compute_efficiency, overhead_s, comm_s):
-    """(seconds per decode step, memory time, compute time). The step is the larger of the two plus
-    the fixed overhead and the communication time."""
-    t_memory = (np.asarray(weight_read_bytes) + np.asarray(kv_read_bytes)) / (
-        np.asarray(bandwidth_bytes_per_s) * bw_efficiency)
+                        matmul_flops, attention_flops, peak_flops_per_s, compute_efficiency, overhead_s, comm_s):
+    """(seconds per decode step, its parts). A step runs two kinds of kernels one after the other: the weight
+    matmuls (read the weights, 2 FLOPs per active parameter per token) and attention (read each sequence's KV
+    cache). Each takes the longer of its memory and its compute time, so a batch whose matmuls have turned
+    compute-bound still pays for its KV reads; the step is their sum plus the fixed overhead and the
+    communication time. At batch 1 both are memory-bound and the sum is all bytes over the bandwidth."""
+    achieved_bw = np.asarray(bandwidth_bytes_per_s) * bw_efficiency
+    weights_mem = np.asarray(weight_read_bytes) / achieved_bw
+    kv_mem = np.asarray(kv_read_bytes) / achieved_bw
     with np.errstate(invalid="ignore", divide="ignore"):
-        t_compute = np.asarray(step_flops) / (np.asarray(peak_flops_per_s) * compute_efficiency)
-    t_compute = np.nan_to_num(t_compute, nan=0.0, posinf=0.0)  # unknown peak: memory bound only (warned)
-    return np.maximum(t_memory, t_compute) + overhead_s + comm_s, t_memory, t_compute
+        achieved_flops = np.asarray(peak_flops_per_s) * compute_efficiency
+        # unknown peak: memory bound only (warned)
+        matmul_comp = np.nan_to_num(np.asarray(matmul_flops) / achieved_flops, nan=0.0, posinf=0.0)
+        attention_comp = np.nan_to_num(np.asarray(attention_flops) / achieved_flops, nan=0.0, posinf=0.0)
+    matmuls, attention = np.maximum(weights_mem, matmul_comp), np.maximum(kv_mem, attention_comp)
+    parts = {"matmul_s": matmuls, "attention_s": attention, "memory_s": weights_mem + kv_mem,
+             "compute_s": matmul_comp + attention_comp, "compute_bound": matmul_comp > weights_mem}
+    return matmuls + attention + overhead_s + comm_s, parts
 
 
 def prefill_seconds(prompt_flops, peak_flops_per_s, compute_efficiency, weight_bytes,

@@ -269,3 +269,16 @@ def test_fit_rows_carry_their_price_date_and_flag_old_snapshots(tmp_path):
     r = run("fit", "llama-2-7b", "--rent", "--gpus", "RTX 4090", "--format", "json")
     gpu = run("gpus", "show", "RTX 4090", "--format", "json")
     assert json.loads(r.stdout)[0]["price_as_of"] == json.loads(gpu.stdout)["cloud_as_of"]
+
+
+def test_fit_notes_the_platform_four_or_more_cards_need():
+    r = run("fit", "llama-3.1-70b", "--gpus", "RTX 4090", "--top", "20", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = [x for x in json.loads(r.stdout) if x["accepted"]]
+    platform = "4 or more cards in one machine need a board with a PCIe slot for each"
+    counts = {x["num_gpus"]: any(platform in n for n in x["notes"]) for x in rows}
+    assert counts and all(has == (n >= 4) for n, has in counts.items())
+    assert any(n >= 4 for n in counts) and any(n < 4 for n in counts)
+    # SXM modules sit in a vendor baseboard: no such note
+    r = run("fit", "llama-3.1-70b", "--gpus", "H100 SXM", "--format", "json")
+    assert not any(platform in n for x in json.loads(r.stdout) for n in x["notes"])

@@ -241,10 +241,10 @@ def test_bitsandbytes_kernel_family_golden():
 
 
 def test_serving_engine_per_sequence_overhead_golden():
-    """A vLLM-class decode step grows by seq_layer_overhead_s x layers for each sequence after the first;
-    llama.cpp has no such term. Llama-2-7B fp16 on A100 at 128 + 2 tokens stays memory-bound at batch 16, so the
-    only other growth is the KV read: 15 more sequences x 524,288 B/token x 129 positions."""
-    from llmplan.engines import SERVING_SEQ_LAYER_S
+    """A decode step grows by seq_layer_overhead_s x layers for each sequence after the first (2.5 us for
+    vLLM-class engines, 10 us for llama.cpp). Llama-2-7B on A100 at 128 + 2 tokens stays memory-bound at batch
+    16, so the only other growth is the KV read: 15 more sequences x 524,288 B/token x 129 positions."""
+    from llmplan.engines import LLAMA_CPP_SEQ_LAYER_S, SERVING_SEQ_LAYER_S
 
     gpu, _ = resolve_gpu("A100 80GB SXM")
     bw = gpu.memory_bw_gbs * 1e9 * PROFILES["vllm"].bw_efficiency["cuda"]
@@ -255,7 +255,33 @@ def test_serving_engine_per_sequence_overhead_golden():
     # 15 sequences x 32 layers x 2.5 us = 1.2 ms
     assert (b16.tpot_ms - b1.tpot_ms) / 1e3 == pytest.approx(15 * 32 * SERVING_SEQ_LAYER_S + 15 * 524_288 * 129 / bw,
                                                              rel=0.01)
-    assert PROFILES["llama.cpp"].seq_layer_overhead_s == 0.0
+    # llama.cpp: 15 sequences x 32 layers x 10 us = 4.8 ms, at its own bandwidth efficiency
+    assert PROFILES["llama.cpp"].seq_layer_overhead_s == LLAMA_CPP_SEQ_LAYER_S == pytest.approx(10e-6)
+    bw_cpp = gpu.memory_bw_gbs * 1e9 * PROFILES["llama.cpp"].bw_efficiency["cuda"]
+    kw.update(quant="Q8_0", engine="llama.cpp")
+    c1, c16 = one(batch=1, **kw), one(batch=16, **kw)
+    assert c16.bound == "memory"
+    assert (c16.tpot_ms - c1.tpot_ms) / 1e3 == pytest.approx(
+        15 * 32 * LLAMA_CPP_SEQ_LAYER_S + 15 * 524_288 * 129 / bw_cpp, rel=0.01)
+
+
+def test_compute_bound_matmuls_still_pay_for_the_kv_reads():
+    """Matmuls and attention are separate kernels: each takes the longer of its bytes and its FLOPs, and the step
+    is their sum. Llama-2-7B fp16 on vLLM, A100 80GB SXM, batch 256 at 128 + 2 tokens: the matmuls are
+    compute-bound (2 x 6.74e9 params x 256 tokens at 312 TFLOPS x 0.72) while attention reads 256 x 129 x
+    524,288 B of KV at 2,039 GB/s x 0.62 (its FLOPs, 4 x 32 layers x 4,096 x 129 x 256, are far below)."""
+    from llmplan.engines import SERVING_SEQ_LAYER_S
+
+    gpu, _ = resolve_gpu("A100 80GB SXM")
+    prof = PROFILES["vllm"]
+    e = one(gpu="A100 80GB SXM", quant="fp16", engine="vllm", prompt_tokens=128, gen_tokens=2, context=256, batch=256)
+    assert e.bound == "compute"
+    matmul_s = 2 * LLAMA2.params_total * 256 / (gpu.fp16_tflops * 1e12 * prof.prefill_efficiency["cuda"])
+    kv_s = 256 * 129 * 524_288 / (gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"])
+    overhead_s = prof.step_overhead_s["cuda"] + 255 * 32 * SERVING_SEQ_LAYER_S
+    assert e.tpot_ms / 1e3 == pytest.approx(matmul_s + kv_s + overhead_s, rel=0.01)
+    # the old max(all bytes, all FLOPs) would hide the KV read behind the matmuls
+    assert e.tpot_ms / 1e3 > max(matmul_s, kv_s + 13.5e9 / 1.26e12) + overhead_s
 
 
 def test_a_batch_carries_the_wider_batched_band():

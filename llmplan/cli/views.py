@@ -100,6 +100,9 @@ FIT_COLUMNS = ["rank", "gpu", "num_gpus", "segment", "vendor", "quant", "engine"
                "pareto", "accepted", "reason", "notes", "price_as_of"]
 # A price snapshot older than this many days gets a note in `fit` (a definition: one year).
 STALE_PRICE_DAYS = 365
+# From this many add-in cards in one box, `fit` notes the platform they need (a threshold of ours, not a
+# measured fact).
+MANY_CARDS = 4
 
 
 def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
@@ -123,6 +126,10 @@ def _fit_rows(frame, accepted: bool, start: int) -> list[dict]:
         elif r.get("segment") == "datacenter":
             notes.append("datacenter: ECC, rated for 24/7, enterprise support; passive cooling needs a server chassis "
                          "with its airflow and power; resale market mostly B2B")
+        if r.get("form_factor") == "pcie" and r["num_gpus"] >= MANY_CARDS:
+            notes.append(f"{MANY_CARDS} or more cards in one machine need a board with a PCIe slot for each (a server "
+                         "or workstation platform, often with risers) and a power supply for their combined TDP; "
+                         "the upfront price is the cards alone")
         rows.append({
             "rank": i if accepted else None, "gpu": r["name"], "num_gpus": int(r["num_gpus"]),
             "segment": r["segment"], "vendor": r["vendor"], "quant": r["quant"], "engine": r["engine"], "parallel": r["parallel"],
@@ -468,7 +475,9 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
         + ("per GPU" if r["parallel"] == "tp" or n == 1 else f"by the {n} GPUs in turn (layer split)") + " / "
         f"({g.memory_bw_gbs:g} GB/s x efficiency {r['bw_efficiency']:.3f}) = {r['t_memory_ms']:.2f} ms",
         f"  compute: {r['t_compute_ms']:.2f} ms at {r['peak_tflops']:.0f} dense TFLOPS x {r['prefill_efficiency']:.2f}",
-        f"  step = max(memory, compute) + overhead {r['t_overhead_ms']:.2f} ms"
+        f"  matmuls {r['t_matmul_ms']:.2f} ms (the longer of reading the weights and computing) + attention "
+        f"{r['t_attention_ms']:.2f} ms (the longer of reading the KV cache and computing)",
+        f"  step = matmuls + attention + overhead {r['t_overhead_ms']:.2f} ms"
         + (f" (of which {r['t_seq_overhead_ms']:.2f} ms for the {int(r['batch']) - 1} users after the first)"
            if r["t_seq_overhead_ms"] > 0 else "") + " + communication "
         f"{r['t_comm_ms']:.2f} ms = {r['tpot_ms']:.2f} ms",
