@@ -17,6 +17,17 @@ ROWS = load_calibration()
 USED = [r for r in ROWS if r.use != "exclude"]
 
 
+def test_batched_bench_rows_of_moe_models_are_kept_out():
+    """llama-batched-bench decodes token 0 in every sequence, so a batch of B identical sequences routes to the same
+    experts: its MoE rows at B > 1 would teach llmplan a routing no server sees."""
+    moe_batched = [r for r in ROWS if "batched-bench" in r.setup_notes and (r.batch or 1) > 1
+                   and find_in_catalog(r.model_key).num_experts]
+    assert len(moe_batched) >= 12  # gpt-oss and Qwen3-30B-A3B on DGX Spark, M2 Ultra, RTX 5090
+    assert all(r.use == "exclude" and "same experts" in r.setup_notes for r in moe_batched)
+    # the dense batched-bench rows stay
+    assert any("batched-bench" in r.setup_notes and (r.batch or 1) > 1 and r.use == "calibrate" for r in ROWS)
+
+
 def test_load_calibration():
     assert len(ROWS) > 300
     assert len({r.id for r in ROWS}) == len(ROWS)
