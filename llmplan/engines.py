@@ -155,7 +155,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
         bw_efficiency={"cuda": 0.805, "metal": 0.74, "rocm": 0.66, "vulkan": 0.89, "sycl": 0.45},
         # No separate factor for k-quant dequantisation at batch 1: the same-source pairs do not show one beyond
         # +-10% (discussion #4167, 12 Apple chips: Q4_0 0-6% slower per byte than Q8_0/F16; PR #4406 Mixtral on
-        # M2 Max: Q4_K_M = Q4_0; PR #26284 RX 7900 XTX: Q4_K_M vs Q5_K_M within 7%); only the AWS T4 rows (Q4_K_M
+        # M2 Max: Q4_K_M = Q4_0; PR #26284 RX 7900 XTX: Q4_K_M vs Q5_K_M within 8%); only the AWS T4 rows (Q4_K_M
         # 20% slower per byte than Q8_0) show one, on one GPU (validate, 2026-11-22).
         # vs the FP16 (FP16-accumulate) tensor peak; per backend, same rows as above
         prefill_efficiency={"cuda": 0.40, "metal": 0.72, "rocm": 0.42, "vulkan": 0.41, "sycl": 0.20},
