@@ -241,8 +241,8 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
         comm_pp = np.where(~is_tp & (n > 1), (n - 1) * latency / n, 0.0)
         comm = np.where(is_tp, comm_tp, comm_pp)
         t, kernels = tp.decode_step_seconds(weight_read * (1.0 - off), kv_read * (1.0 - off), bw, bw_eff,
-                                                  matmul_flops * (1.0 - off), attention_flops * (1.0 - off), peak,
-                                                  prefill_eff, overhead_s + kernel_s, comm)
+                                            matmul_flops * (1.0 - off), attention_flops * (1.0 - off), peak,
+                                            prefill_eff, overhead_s + kernel_s, comm)
         # layers kept on the CPU run at the system RAM's achievable bandwidth, after the GPU's share
         with np.errstate(invalid="ignore"):
             t_cpu = np.where(off > 0, (weight_read + kv_read) * off / (ram_bw * CPU_BW_EFFICIENCY), 0.0)
