@@ -100,11 +100,12 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
     vendor_ok = (frame["vendor"].str.lower() != "apple").to_numpy() & (frame["form_factor"] != "laptop").to_numpy()
     server_ok = frame["form_factor"].isin(["sxm", "oam"]).to_numpy()
     backend = frame["backend"].to_numpy()
+    architectures, has_fp8 = frame["architecture"].tolist(), frame["has_fp8"].tolist()
     picks: list[np.ndarray] = []
     labels: list[tuple[int, str, str, str, int]] = []
     for engine, fmt, parallel in combos:
         runs = np.array([not engine.vendor_rules or format_support(fmt.kind, a, f)[0]
-                         for a, f in zip(frame["architecture"], frame["has_fp8"])], dtype=bool)
+                         for a, f in zip(architectures, has_fp8)], dtype=bool)
         ok = np.isin(backend, list(engine.backends)) & runs
         for n in GPU_COUNTS + (MULTI_NODE_COUNTS if parallel == "tp" else ()):
             mask = ok & (vendor_ok if n > 1 else True) & (server_ok if n > GPUS_PER_NODE else True)
@@ -175,8 +176,8 @@ def solve(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest) -> FitRe
     best["pareto"] = _pareto(best["cost_key"].to_numpy(), best["decode_tps"].to_numpy())
     best["reason"] = [_accept_reason(r, req) for r in
                       best[["quant", "vram_gib_per_gpu", "gpu_memory_gib", "decode_tps_per_seq"]].itertuples()]
-    chosen = set(zip(best["name"], best["num_gpus"]))
-    failed = keys[[key not in chosen for key in zip(keys["name"], keys["num_gpus"])]]
+    chosen = pd.MultiIndex.from_frame(best[["name", "num_gpus"]])
+    failed = keys[~pd.MultiIndex.from_frame(keys[["name", "num_gpus"]]).isin(chosen)]
     near = (failed.sort_values(["stage", "bpw"], ascending=[False, True]).drop_duplicates(["name", "num_gpus"]))
     near = near[near["stage"] > 0]  # unpriced hardware is no answer to "what should I buy"
     # the nearest misses first (fits but too slow / over budget), each stage cheapest first
