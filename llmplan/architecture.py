@@ -107,6 +107,11 @@ def params_active(m: ModelSpec) -> int:
     return int(b.total - b.routed_experts + m.experts_per_token * expert_params_each(m))
 
 
+def qk_head_dim(m: ModelSpec) -> int:
+    """Width of one query/key head: MLA's no-rope plus rope parts, else head_dim."""
+    return (m.qk_nope_head_dim or 0) + (m.qk_rope_head_dim or 0) if m.is_mla else m.head_dim
+
+
 def kv_elements_per_token(m: ModelSpec, *, mla_compressed: bool = True) -> tuple[int, int]:
     """KV-cache elements stored per token, split as (full-attention layers, sliding-window layers).
 
@@ -118,8 +123,7 @@ def kv_elements_per_token(m: ModelSpec, *, mla_compressed: bool = True) -> tuple
         if mla_compressed:
             per_layer = m.kv_lora_rank + (m.qk_rope_head_dim or 0)
         else:
-            qk = (m.qk_nope_head_dim or 0) + (m.qk_rope_head_dim or 0)
-            per_layer = m.num_attention_heads * (qk + (m.v_head_dim or m.head_dim))
+            per_layer = m.num_attention_heads * (qk_head_dim(m) + (m.v_head_dim or m.head_dim))
     else:
         per_layer = 2 * m.num_kv_heads * m.head_dim
     swa_layers = sliding_layer_count(m)

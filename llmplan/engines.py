@@ -145,21 +145,31 @@ _SERVING = frozenset({"float", "fp8", "fp4", "mxfp4", "awq", "gptq", "int8", "in
 # Constants fitted by scripts/calibrate.py (coordinate descent on log(predicted/measured)) to the
 # use=calibrate rows of llmplan/data/calibration.csv, 2026-11-22; whole sources are held out for
 # `llmplan validate --rows validate-only`. Each comment names the rows a value rests on.
+# llama.cpp, per backend. cuda: llama.cpp benches/dgx-spark.md @4c7e989 (19 rows) + discussion #15013 (19);
+# metal: discussion #4167 (72); rocm: PR #26284 (5); vulkan: discussion #10879 + PR #21024 (17); sycl (Intel
+# Arc): the A770/B580 rows of #10879 measure about half the Vulkan-on-NVIDIA efficiency. Prefill is rated
+# against the FP16 (FP16-accumulate) tensor peak, same rows. No separate factor for k-quant dequantisation at
+# batch 1: the same-source pairs do not show one beyond +-10% (discussion #4167, 12 Apple chips: Q4_0 0-6%
+# slower per byte than Q8_0/F16; PR #4406 Mixtral on M2 Max: Q4_K_M = Q4_0; PR #26284 RX 7900 XTX: Q4_K_M vs
+# Q5_K_M within 8%); only the AWS T4 rows (Q4_K_M 20% slower per byte than Q8_0) show one, on one GPU
+# (validate, 2026-11-22).
+_LLAMA_CPP_BW = {"cuda": 0.805, "metal": 0.74, "rocm": 0.66, "vulkan": 0.89, "sycl": 0.45}
+_LLAMA_CPP_PREFILL = {"cuda": 0.40, "metal": 0.72, "rocm": 0.42, "vulkan": 0.41, "sycl": 0.20}
+_LLAMA_CPP_OVERHEAD_S = {"cuda": 1.8e-3, "metal": 4.9e-3, "rocm": 1.8e-3, "vulkan": 1.6e-3, "sycl": 1.8e-3}
+
+
+def _llama_cpp_constants(*backends: str) -> dict[str, dict[str, float]]:
+    """llama.cpp's three per-backend constants on ``backends``, for an engine with no rows of its own."""
+    return {name: {b: table[b] for b in backends} for name, table in (
+        ("bw_efficiency", _LLAMA_CPP_BW), ("prefill_efficiency", _LLAMA_CPP_PREFILL),
+        ("step_overhead_s", _LLAMA_CPP_OVERHEAD_S))}
+
+
 _CALIBRATED = "fit to llmplan/data/calibration.csv (scripts/calibrate.py, 2026-11-22)"
 PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
     EngineProfile(
         "llama.cpp", frozenset({"cuda", "rocm", "metal", "vulkan", "sycl"}), _GGUF, ("pp", "tp"),
-        # cuda: llama.cpp benches/dgx-spark.md @4c7e989 (19 rows) + discussion #15013 (19); metal:
-        # discussion #4167 (72); rocm: PR #26284 (5); vulkan: discussion #10879 + PR #21024 (17); sycl (Intel
-        # Arc): the A770/B580 rows of #10879 measure about half the Vulkan-on-NVIDIA efficiency.
-        bw_efficiency={"cuda": 0.805, "metal": 0.74, "rocm": 0.66, "vulkan": 0.89, "sycl": 0.45},
-        # No separate factor for k-quant dequantisation at batch 1: the same-source pairs do not show one beyond
-        # +-10% (discussion #4167, 12 Apple chips: Q4_0 0-6% slower per byte than Q8_0/F16; PR #4406 Mixtral on
-        # M2 Max: Q4_K_M = Q4_0; PR #26284 RX 7900 XTX: Q4_K_M vs Q5_K_M within 8%); only the AWS T4 rows (Q4_K_M
-        # 20% slower per byte than Q8_0) show one, on one GPU (validate, 2026-11-22).
-        # vs the FP16 (FP16-accumulate) tensor peak; per backend, same rows as above
-        prefill_efficiency={"cuda": 0.40, "metal": 0.72, "rocm": 0.42, "vulkan": 0.41, "sycl": 0.20},
-        step_overhead_s={"cuda": 1.8e-3, "metal": 4.9e-3, "rocm": 1.8e-3, "vulkan": 1.6e-3, "sycl": 1.8e-3},
+        bw_efficiency=_LLAMA_CPP_BW, prefill_efficiency=_LLAMA_CPP_PREFILL, step_overhead_s=_LLAMA_CPP_OVERHEAD_S,
         runtime_gib=CUDA_CONTEXT_GIB, seq_layer_overhead_s=LLAMA_CPP_SEQ_LAYER_S, default_quant="Q4_K_M",
         vendor_rules=False, sources=_CALIBRATED),
     EngineProfile(
@@ -180,8 +190,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
     EngineProfile(
         "exllamav2", frozenset({"cuda", "rocm"}), frozenset({"exl2", "gptq", "float"}), ("tp", "pp"),
         # no calibration rows yet: llama.cpp CUDA's constants (the same class of hand-written GEMV kernels)
-        bw_efficiency={"cuda": 0.805}, prefill_efficiency={"cuda": 0.40}, step_overhead_s={"cuda": 1.8e-3},
-        runtime_gib=0.6, default_quant="exl2-4.65", sources="borrowed from llama.cpp CUDA (no rows yet)"),
+        **_llama_cpp_constants("cuda"), runtime_gib=0.6, default_quant="exl2-4.65", sources="borrowed from llama.cpp CUDA (no rows yet)"),
     EngineProfile(
         "mlx", frozenset({"metal"}), frozenset({"float", "mlx", "int4", "int8"}), ("pp",),
         # Rapid-MLX PR #585, mlx-lm PRs #1569 and #40, mlx-examples PR #1069 (9 rows)
@@ -190,10 +199,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
     EngineProfile(
         "mlc-llm", frozenset({"cuda", "rocm", "metal", "vulkan"}), frozenset({"mlc", "float"}), ("tp",),
         # no calibration rows yet: llama.cpp's constants per backend
-        bw_efficiency={"cuda": 0.805, "metal": 0.74, "rocm": 0.66, "vulkan": 0.89},
-        prefill_efficiency={"cuda": 0.40, "metal": 0.72, "rocm": 0.42, "vulkan": 0.41},
-        step_overhead_s={"cuda": 1.8e-3, "metal": 4.9e-3, "rocm": 1.8e-3, "vulkan": 1.6e-3},
-        runtime_gib=0.5, default_quant="mlc-q4f16_1", vendor_rules=False,
+        **_llama_cpp_constants("cuda", "metal", "rocm", "vulkan"), runtime_gib=0.5, default_quant="mlc-q4f16_1", vendor_rules=False,
         sources="borrowed from llama.cpp (no rows yet)"),
 ]}
 

@@ -12,10 +12,9 @@ from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
 from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, BNB_DEQUANT_BYTES_PER_WEIGHT, BNB_LINEAR_OVERHEAD_S,
-                             SERVING_MOE_LAYER_S,
-                             CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS,
-                             INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, backend_for,
-                             constants_for, resolve_engine, tensor_parallel_degree)
+                             CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS, INTERNODE_LATENCY_S,
+                             LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, SERVING_MOE_LAYER_S, backend_for, constants_for,
+                             resolve_engine, tensor_parallel_degree)
 from llmplan.quant import QuantFormat, for_model, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 

@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from llmplan.architecture import qk_head_dim
 from llmplan.records import ModelSpec
 
 
 def attention_flops_per_token(m: ModelSpec, context_tokens) -> np.ndarray:
     """FLOPs of QK^T and AV for one new token attending to ``context_tokens`` (2 matmuls x 2 FLOP/MAC)."""
-    head_dim = (m.qk_nope_head_dim or 0) + (m.qk_rope_head_dim or 0) if m.is_mla else m.head_dim
-    return 4.0 * m.num_layers * m.num_attention_heads * head_dim * np.asarray(context_tokens, dtype=float)
+    return 4.0 * m.num_layers * m.num_attention_heads * qk_head_dim(m) * np.asarray(context_tokens, dtype=float)
 
 
 def prefill_flops(m: ModelSpec, active_params: float, prompt_tokens) -> np.ndarray:
     """FLOPs to process a prompt of P tokens: 2 x active params x P for the matmuls plus causal
     attention, 2 x layers x heads x head_dim x P^2 (QK^T and AV over the lower triangle)."""
     p = np.asarray(prompt_tokens, dtype=float)
-    head_dim = (m.qk_nope_head_dim or 0) + (m.qk_rope_head_dim or 0) if m.is_mla else m.head_dim
-    return 2.0 * active_params * p + 2.0 * m.num_layers * m.num_attention_heads * head_dim * p**2
+    return 2.0 * active_params * p + 2.0 * m.num_layers * m.num_attention_heads * qk_head_dim(m) * p**2
 
 
 def decode_step_seconds(weight_read_bytes, kv_read_bytes, bandwidth_bytes_per_s, bw_efficiency,
