@@ -452,7 +452,7 @@ def _explain_rent(g: GpuSpec, r: dict, n: int) -> str:
 
 def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
     """The arithmetic behind option ``rank`` (1-based) of a fit, line by line, with the sources."""
-    from llmplan.cost import POWER_UTILIZATION
+    from llmplan.cost import HOURS_PER_MONTH, HOURS_PER_YEAR, POWER_UTILIZATION
     from llmplan.errors import InvalidInputError
 
     options = result.options.to_dict("records")
@@ -495,7 +495,7 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
         if unit == unit else "  upfront: no purchase price in the table",
         f"  power: {n} x {g.tdp_w or 0:g} W x {POWER_UTILIZATION:.0%} utilisation x ${req.usd_per_kwh:g}/kWh = "
         f"${r['power_usd_per_hour']:.3f}/h",
-        f"  amortisation: ${r['upfront_usd']:,.0f} / ({req.years:g} y x 8,760 h x {req.duty:.0%}) = "
+        f"  amortisation: ${r['upfront_usd']:,.0f} / ({req.years:g} y x {HOURS_PER_YEAR:,.0f} h x {req.duty:.0%}) = "
         f"${r['amortised_usd_per_hour']:.3f}/h" if unit == unit else "  amortisation: -",
         _explain_rent(g, r, n),
         f"  $ per 1M output tokens: ${r['usd_per_hour']:.3f}/h / ({r['decode_tps']:.1f} tok/s x 3,600 s) x 1e6 = "
@@ -503,7 +503,8 @@ def explain_fit(model: ModelSpec, req, result, rank: int, gpus: dict) -> None:
     ]
     if r["breakeven_months"] == r["breakeven_months"]:
         lines.append(f"  buy vs rent: ${r['upfront_usd']:,.0f} / ((${r['rent_usd_per_hour']:.2f} - "
-                     f"${r['power_usd_per_hour']:.3f}) x 730 h x {req.duty:.0%}) = {r['breakeven_months']:.1f} months")
+                     f"${r['power_usd_per_hour']:.3f}) x {HOURS_PER_MONTH:,.0f} h x {req.duty:.0%}) = "
+                     f"{r['breakeven_months']:.1f} months")
     lines += ["", "constants: llmplan/engines.py (fitted to llmplan/data/calibration.csv), llmplan/cost.py; "
               "specs and prices: `llmplan gpus show \"" + g.name + "\"`"]
     sys_out = "\n".join(lines)
