@@ -66,10 +66,38 @@ PCIE_ALLREDUCE_GBS = 25.0
 # TGI nf4 rows from 0% to 40%. The host CPU sets it: the RTX 4090 box's rows alone want ~0, the H100 box's
 # 60-220 us, so a bitsandbytes prediction stays the least certain kind (estimate warns).
 BNB_LINEAR_OVERHEAD_S = {"nf4": 80e-6, "llm.int8": 120e-6}
-# With more than one token per step bitsandbytes' 4-bit matmul first dequantizes each weight to a 16-bit copy
-# and multiplies that (the fused 4-bit kernel serves one token only: bitsandbytes autograd/_functions.py,
-# matmul_4bit): 2 bytes written and 2 read per weight on top of the 4-bit read (a definition).
-BNB_DEQUANT_BYTES_PER_WEIGHT = 4.0
+# A kernel that dequantizes a weight matrix to a 16-bit copy before a cuBLAS matmul writes 2 bytes and reads 2
+# bytes per weight on top of the packed read (a definition). bitsandbytes' 4-bit matmul does this whenever a step
+# carries more than one token (the fused 4-bit kernel serves one token only: bitsandbytes
+# autograd/_functions.py, matmul_4bit); AWQ does it at and above AWQ_DEQUANT_MIN_TOKENS (below).
+DEQUANT_16BIT_BYTES_PER_WEIGHT = 4.0
+
+# Kernel family AWQ (4-bit, group 128), which kernel runs a linear layer depends on the tokens in the call:
+# - GEMM-packed checkpoints (the default "version": "gemm"): the llm-awq GEMM kernel (16-row tiles, dequantizing
+#   in registers) below a token count, and dequantize-to-fp16 + cuBLAS at or above it: 1024 tokens in AutoAWQ
+#   (awq/modules/linear/gemm.py since casper-hansen/AutoAWQ PR #316, 2024-01), 256 in vLLM's non-Marlin `awq`
+#   method (vllm/model_executor/layers/quantization/awq.py since vllm-project/vllm PR #2566, 2024-01). vLLM runs
+#   AWQ through Marlin (awq_marlin) on Ampere and newer, so the split applies to it on Turing only. Definitions.
+AWQ_DEQUANT_MIN_TOKENS = {"autoawq": 1024, "transformers": 1024, "vllm": 256}
+AWQ_MARLIN_ARCHITECTURES = frozenset({"ampere", "ada lovelace", "hopper", "blackwell"})
+# - GEMV-packed checkpoints ("version": "gemv", AutoAWQ / transformers only): the GEMV kernel up to 8 tokens per
+#   call, a batched-GEMV kernel (gemmv2) above (awq/modules/linear/gemv.py: inputs.shape[0] > 8). Definition.
+AWQ_GEMV_MAX_TOKENS = 8
+# Share of the fp16 tensor peak the llm-awq GEMM kernel's matmuls reach (prefill below the dequant threshold and
+# batched decode), per architecture: the kernel dequantizes every 16-row tile in registers, so its rate follows
+# the SMs' clock and integer throughput more than the tensor peak, and differs by generation more than any other
+# constant here. Each value is predicted = measured on the AutoAWQ benchmark.py prefill rows of 256-512 tokens of
+# one calibrate source (fused modules, the rows' own GEMM kernel; 2026-11-22): Turing 0.095 (T4, AutoAWQ PR #92),
+# Ampere 0.115 (A100 80GB, PR #320), Ada 0.53 (RTX 4090, PR #656). Held out: A800 40GB (issue #645) wants 0.15.
+# Architectures with no rows (Hopper, Blackwell, Volta) take Ampere's, the datacenter value.
+AWQ_GEMM_KERNEL_EFFICIENCY = {"turing": 0.095, "ampere": 0.115, "ada lovelace": 0.53}
+AWQ_GEMM_KERNEL_DEFAULT_ARCH = "ampere"
+# GEMV vs GEMM at 1-8 tokens: "GEMV is about 20-25% faster than GEMM" in token generation (AutoAWQ PR #40,
+# 2023-09-08) and 90-95% vs 75-80% of ExLlamaV2's speed (AutoAWQ issue #48, 2023-09-14): the weight reads run
+# 1.2x faster. Above 8 tokens GEMV is "10x slower at processing context" than GEMM (same two sources): its
+# batched kernel reaches a tenth of the GEMM kernel's efficiency.
+AWQ_GEMV_BW_GAIN = 1.2
+AWQ_GEMMV2_SLOWDOWN = 10.0
 
 
 # Kernel family fused MoE (vLLM-class serving engines: vLLM, SGLang, TGI, LMDeploy, TensorRT-LLM). Each MoE layer
@@ -141,6 +169,7 @@ class EngineProfile:
 
 _GGUF = frozenset({"gguf", "float", "mxfp4"})  # gpt-oss ships MXFP4 experts in GGUF
 _SERVING = frozenset({"float", "fp8", "fp4", "mxfp4", "awq", "gptq", "int8", "int4", "bnb"})
+_AUTOAWQ = frozenset({"awq", "awq-gemv"})
 
 # Constants fitted by scripts/calibrate.py (coordinate descent on log(predicted/measured)) to the
 # use=calibrate rows of llmplan/data/calibration.csv, 2026-11-22; whole sources are held out for
@@ -182,11 +211,20 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
         step_overhead_s={"cuda": 0.65e-3, "rocm": 0.65e-3},
         runtime_gib=TORCH_RUNTIME_GIB, seq_layer_overhead_s=SERVING_SEQ_LAYER_S, paged=True, sources=_CALIBRATED),
     EngineProfile(
-        "transformers", frozenset({"cuda", "rocm", "metal"}), _SERVING, ("pp",),
+        "transformers", frozenset({"cuda", "rocm", "metal"}), _SERVING | _AUTOAWQ, ("pp",),
         # bitsandbytes benchmarking/README.md @1b7b9bb, bf16/fp16 rows (12; H100, RTX 4090, T4); the overhead
         # depends on the host CPU (H100 pair alone: ~16 ms, 4090 box: <= 5 ms)
         bw_efficiency={"cuda": 0.89}, prefill_efficiency={"cuda": 0.45}, step_overhead_s={"cuda": 18.6e-3},
         runtime_gib=0.6, mla_compressed=False, window_capped=False, sources=_CALIBRATED),
+    EngineProfile(
+        # AutoAWQ's own runtime, fuse_layers=True (fused attention with a preallocated cache, fused MLP; also
+        # transformers' AwqConfig(do_fuse=True)): casper-hansen/AutoAWQ examples/benchmark.py rows of PRs #92,
+        # #320, #656 (24 rows; T4, A100, RTX 4090); prefill is the dequantize + cuBLAS path (>= 1024 tokens).
+        # Held out: issues #645 (A800) and #276 (A100). Unfused AWQ in transformers is the transformers profile.
+        # AutoAWQ was archived in 2025; its kernels live on in transformers and vLLM's Turing path.
+        "autoawq", frozenset({"cuda"}), _AUTOAWQ, ("pp",),
+        bw_efficiency={"cuda": 0.62}, prefill_efficiency={"cuda": 0.48}, step_overhead_s={"cuda": 6.7e-3},
+        runtime_gib=0.6, mla_compressed=False, window_capped=False, default_quant="awq", sources=_CALIBRATED),
     EngineProfile(
         "exllamav2", frozenset({"cuda", "rocm"}), frozenset({"exl2", "gptq", "float"}), ("tp", "pp"),
         # no calibration rows yet: llama.cpp CUDA's constants (the same class of hand-written GEMV kernels)
@@ -206,7 +244,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
 # Engines we do not model separately, estimated as their nearest kind (with a warning).
 NEAREST: dict[str, str] = {
     "sglang": "vllm", "tensorrt-llm": "vllm", "lmdeploy": "vllm", "tgi": "vllm",
-    "deepspeed-mii": "vllm", "exllama": "exllamav2", "autoawq": "transformers", "tinychat": "exllamav2",
+    "deepspeed-mii": "vllm", "exllama": "exllamav2", "tinychat": "exllamav2",
     "gpt-fast": "exllamav2", "ctranslate2": "exllamav2", "litgpt": "transformers",
     "onnxruntime": "transformers", "koboldcpp": "llama.cpp", "lm-studio": "llama.cpp",
 }
@@ -263,7 +301,7 @@ _PRE_TURING = {"volta", "pascal", "maxwell"}
 # AMD GPUs (CDNA, RDNA) have no AWQ, GPTQ, Marlin, INT8 W8A8 or bitsandbytes kernels in vLLM; FP8 W8A8 is their
 # quantized path (vLLM docs, "Supported Hardware" table, unchanged from v0.5.3 to v0.15.1, read 2026-11-22).
 _AMD_ARCH_PREFIXES = ("cdna", "rdna")
-_NOT_ON_AMD = {"awq", "gptq", "int4", "int8", "bnb"}
+_NOT_ON_AMD = {"awq", "awq-gemv", "gptq", "int4", "int8", "bnb"}
 
 
 def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[bool, str]:
@@ -288,7 +326,7 @@ def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[
         if arch in _WEIGHT_ONLY_FP4:
             return True, "no FP4 tensor cores: FP4 runs weight-only (Marlin), compute in 16 bit"
         return False, f"{architecture or 'this GPU'} cannot run FP4 weights (needs Ampere or newer)"
-    if kind == "awq" and arch in _PRE_TURING:
+    if kind in ("awq", "awq-gemv") and arch in _PRE_TURING:
         return False, f"{architecture} cannot run AWQ kernels (needs Turing or newer)"
     if kind == "gptq" and arch in _PRE_TURING - {"volta"}:
         return False, f"{architecture} cannot run GPTQ kernels (needs Volta or newer)"

@@ -11,10 +11,12 @@ import pandas as pd
 from llmplan import architecture as arch
 from llmplan import memory as mem
 from llmplan import throughput as tp
-from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, BNB_DEQUANT_BYTES_PER_WEIGHT, BNB_LINEAR_OVERHEAD_S,
-                             CPU_BW_EFFICIENCY, GIB, GPUS_PER_NODE, INTERNODE_GBS, INTERNODE_LATENCY_S,
-                             LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, SERVING_MOE_LAYER_S, backend_for, constants_for,
-                             resolve_engine, tensor_parallel_degree)
+from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, AWQ_DEQUANT_MIN_TOKENS, AWQ_GEMM_KERNEL_DEFAULT_ARCH,
+                             AWQ_GEMM_KERNEL_EFFICIENCY, AWQ_GEMMV2_SLOWDOWN, AWQ_GEMV_BW_GAIN, AWQ_GEMV_MAX_TOKENS,
+                             AWQ_MARLIN_ARCHITECTURES, BNB_LINEAR_OVERHEAD_S, CPU_BW_EFFICIENCY,
+                             DEQUANT_16BIT_BYTES_PER_WEIGHT, GIB, GPUS_PER_NODE, INTERNODE_GBS, INTERNODE_LATENCY_S,
+                             LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, SERVING_BATCHED_TOKENS, SERVING_MOE_LAYER_S,
+                             EngineProfile, backend_for, constants_for, resolve_engine, tensor_parallel_degree)
 from llmplan.quant import QuantFormat, for_model, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
@@ -24,10 +26,10 @@ MAX_BATCH_CAP = 256
 # decode rows of the calibration set (use != exclude), every source weighted equally (`llmplan validate`,
 # 2026-11-22; tests/test_validate.py keeps them in step). A measurement lands in [prediction / P90,
 # prediction / P10] four times out of five. Per engine profile where it has >= 10 such rows (llama.cpp 255
-# rows of all metrics, vLLM-class 145, transformers 86, mlx 19), else the band over all rows.
-DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.79, 1.49
-DECODE_RATIO_BAND = {"llama.cpp": (0.83, 1.33), "vllm": (0.73, 1.51), "transformers": (0.87, 1.91),
-                     "mlx": (0.92, 1.06)}
+# rows of all metrics, vLLM-class 145, transformers 88, autoawq 36, mlx 19), else the band over all rows.
+DECODE_RATIO_P10, DECODE_RATIO_P90 = 0.79, 1.43
+DECODE_RATIO_BAND = {"llama.cpp": (0.83, 1.33), "vllm": (0.73, 1.51), "transformers": (0.93, 1.88),
+                     "autoawq": (0.74, 1.14), "mlx": (0.92, 1.06)}
 # A batch of more than one sequence carries the band of the batched decode rows (159 rows, 18 sources, every
 # source weighted equally; same run): wider, because batched decode is the least certain part of the model. One
 # band over all engines: per engine only vllm-class has more than 5 sources.
@@ -35,8 +37,9 @@ DECODE_BATCHED_RATIO_P10, DECODE_BATCHED_RATIO_P90 = 0.79, 2.56
 # The largest batch among each engine profile's decode rows in the calibration set (use != exclude; same run):
 # llama.cpp 1024 (mudler/LocalAI PAGED_KV_HIGH_CONCURRENCY.md, Qwen3-1.7B on DGX Spark; dense models only, as
 # llama-batched-bench's identical sequences say nothing of MoE routing), vLLM-class 256 (dstack, Oracle 405B),
-# transformers 32 (bitsandbytes benchmarking README). A larger batch is an extrapolation and says so.
-MEASURED_BATCH_MAX = {"llama.cpp": 1024, "vllm": 256, "transformers": 32, "mlx": 1, "mlc-llm": 1}
+# transformers 32 (bitsandbytes benchmarking README), autoawq 1 (AutoAWQ benchmark.py at batch 1). A larger batch
+# is an extrapolation and says so.
+MEASURED_BATCH_MAX = {"llama.cpp": 1024, "vllm": 256, "transformers": 32, "autoawq": 1, "mlx": 1, "mlc-llm": 1}
 
 
 def beyond_measured_batch(engine_profile: str, batch: int) -> str:
@@ -85,6 +88,27 @@ def _peak_flops(g: dict, fmt: QuantFormat) -> np.ndarray:
     else:
         peak = _first_known(g["bf16_tflops"], fp16) if fmt.name == "bf16" else _first_known(fp16)
     return peak * 1e12
+
+
+def awq_kernels(kind: str, engine: EngineProfile, architectures, tokens, compute_efficiency):
+    """Which AWQ kernel runs a linear call of ``tokens`` tokens on each row (see engines.py, kernel family AWQ):
+    (weight-read speed factor, FLOPs at the engine's compute rate per matmul FLOP, dequantizes to fp16 first).
+    Formats other than AWQ, and AWQ through Marlin: (1, 1, False)."""
+    tokens = np.asarray(tokens, dtype=float)
+    ones, no = np.ones_like(tokens), np.zeros(tokens.shape, dtype=bool)
+    threshold = AWQ_DEQUANT_MIN_TOKENS.get(engine.name)
+    if kind not in ("awq", "awq-gemv") or threshold is None:
+        return ones, ones, no
+    archs = [str(a).strip().lower() for a in np.broadcast_to(architectures, tokens.shape).ravel()]
+    default = AWQ_GEMM_KERNEL_EFFICIENCY[AWQ_GEMM_KERNEL_DEFAULT_ARCH]
+    kernel_eff = np.array([AWQ_GEMM_KERNEL_EFFICIENCY.get(a, default) for a in archs]).reshape(tokens.shape)
+    gemm_factor = np.asarray(compute_efficiency, dtype=float) / kernel_eff
+    if kind == "awq-gemv":
+        small = tokens <= AWQ_GEMV_MAX_TOKENS
+        return np.where(small, AWQ_GEMV_BW_GAIN, 1.0), np.where(small, 1.0, gemm_factor * AWQ_GEMMV2_SLOWDOWN), no
+    marlin = np.array([engine.paged and a in AWQ_MARLIN_ARCHITECTURES for a in archs]).reshape(tokens.shape)
+    dequant = ~marlin & (tokens >= threshold)
+    return ones, np.where(~marlin & ~dequant, gemm_factor, 1.0), dequant
 
 
 def evaluate(model: ModelSpec, cand: pd.DataFrame) -> pd.DataFrame:
@@ -209,30 +233,38 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
                                ALLREDUCE_LATENCY_PER_GPU_S["pcie"])
     latency, latency_tp = n * per_gpu_latency, tp_degree * per_gpu_latency
 
+    def dequant_bytes(tokens):
+        """Bytes of writing and reading a 16-bit copy of the quantized weights a call of ``tokens`` tokens touches
+        (the 16-bit output head is not dequantized): 2 bytes per weight in bf16, so bf16 bytes / 2 counts them."""
+        bf16 = parse_quant("bf16")
+        weights = (mem.decode_weight_read_bytes(model, bf16, tokens) - mem.output_head_bytes(model, bf16)) / 2.0
+        return weights * DEQUANT_16BIT_BYTES_PER_WEIGHT
+
     def kernel_family(b):
-        """(extra weight bytes, extra seconds) of one step for the kernels: a serving engine's fused-MoE chain
-        costs a fixed time per MoE layer; bitsandbytes pays per linear call, and its nf4 path dequantizes to a
-        16-bit copy when a step carries > 1 token."""
+        """(extra weight bytes, extra seconds, weight-read speed factor, matmul FLOP factor) of one step for the
+        kernels: a serving engine's fused-MoE chain costs a fixed time per MoE layer; bitsandbytes pays per
+        linear call, and its nf4 path dequantizes to a 16-bit copy when a step carries > 1 token; AWQ picks its
+        GEMM, GEMV or dequantize kernel by the tokens in the step."""
         moe_s = arch.moe_layer_count(model) * SERVING_MOE_LAYER_S if engine.paged else 0.0
+        read_gain, flop_factor, dequant = awq_kernels(fmt.kind, engine, g["architecture"], b, prefill_eff)
+        extra = np.where(dequant, dequant_bytes(b), 0.0)
         if fmt.kind != "bnb":
-            return 0.0, moe_s
+            return extra, moe_s, read_gain, flop_factor
         seconds = arch.linear_calls_per_step(model, b) * BNB_LINEAR_OVERHEAD_S[fmt.name] + moe_s
-        if fmt.name != "nf4":
-            return 0.0, seconds
-        bf16 = parse_quant("bf16")  # 2 bytes per weight: bytes / 2 counts the weights read, less the 16-bit head
-        weights = (mem.decode_weight_read_bytes(model, bf16, b) - mem.output_head_bytes(model, bf16)) / 2.0
-        return np.where(np.asarray(b) > 1, weights * BNB_DEQUANT_BYTES_PER_WEIGHT, 0.0), seconds
+        if fmt.name == "nf4":
+            extra = np.where(np.asarray(b) > 1, dequant_bytes(b), 0.0)
+        return extra, seconds, read_gain, flop_factor
 
     def step(positions, b):
         """Decode step at context ``positions`` for batch ``b``: (seconds, parts for --explain)."""
-        extra_bytes, kernel_s = kernel_family(b)
+        extra_bytes, kernel_s, read_gain, flop_factor = kernel_family(b)
         # each sequence after the first adds the engine's per-sequence time in every layer
         seq_s = np.maximum(np.asarray(b, dtype=float) - 1.0, 0.0) * model.num_layers * engine.seq_layer_overhead_s
         kernel_s = kernel_s + seq_s
-        weight_read = (mem.decode_weight_read_bytes(model, fmt, b) + extra_bytes) / split
+        weight_read = (mem.decode_weight_read_bytes(model, fmt, b) / read_gain + extra_bytes) / split
         kv_read = arch.kv_cache_bytes(model, positions, b, kv_elem, mla_compressed=engine.mla_compressed,
                                       window_capped=engine.window_capped) * np.where(is_tp, kv_share_tp, 1.0)
-        matmul_flops = 2.0 * active * b / split
+        matmul_flops = 2.0 * active * b * flop_factor / split
         attention_flops = tp.attention_flops_per_token(model, positions) * b / split
         comm_tp = 2 * model.num_layers * tp.allreduce_seconds(tp_degree, b * model.hidden_size * 2.0, link_gbs,
                                                               latency_tp)
@@ -256,8 +288,13 @@ def _evaluate_group(model: ModelSpec, g: dict, quant: str, engine_name: str) -> 
     t_step, parts = step(mean_position, batch)
     compute_bound = parts.pop("compute_bound")  # the weight matmuls, which more batch no longer hides
     t_first, _ = step(prompt, np.ones_like(batch))
-    t_prefill = tp.prefill_seconds(tp.prefill_flops(model, active, prompt) / split, peak, prefill_eff,
-                                   weights_total / split, bw, bw_eff, overhead_s)
+    # AWQ: the prompt's matmuls run on the kernel its token count picks (a FLOP factor on the active
+    # parameters' 2 x P term); the dequantize path writes the 16-bit copy once per prefill chunk
+    read_gain, flop_factor, dequant = awq_kernels(fmt.kind, engine, g["architecture"], prompt, prefill_eff)
+    chunks = np.ceil(prompt / SERVING_BATCHED_TOKENS) if engine.paged else 1.0
+    t_dequant = np.where(dequant, chunks * dequant_bytes(prompt) / (bw * bw_eff), 0.0) / split
+    t_prefill = tp.prefill_seconds(tp.prefill_flops(model, active * flop_factor, prompt) / split, peak, prefill_eff,
+                                   weights_total / read_gain / split, bw, bw_eff, overhead_s) + t_dequant
     # llama.cpp runs large batches of offloaded layers on the GPU, copying their weights over PCIe once per
     # micro-batch of n_ubatch tokens
     pcie = tp.pcie_bytes_per_s(g["pcie_gen"].astype(float), g["pcie_lanes"].astype(float))

@@ -119,8 +119,8 @@ def prequantized_from_config(qc: object) -> str | None:
         return None
     method = str(qc.get("quant_method") or "").strip().lower()
     bits = qc.get("bits")
-    if method == "awq":
-        return "awq"
+    if method == "awq":  # AutoAWQ's GEMV packing runs other kernels than the default GEMM one
+        return "awq-gemv" if str(qc.get("version") or "").strip().lower() == "gemv" else "awq"
     if method == "gptq":
         return "int8" if bits == 8 else "gptq"
     if method in ("fp8", "fbgemm_fp8"):

@@ -27,7 +27,7 @@ class QuantFormat:
     """
 
     name: str
-    kind: str  # gguf | float | awq | gptq | bnb | exl2 | mlc | mlx | fp8 | fp4 | mxfp4 | int8 | int4
+    kind: str  # gguf | float | awq | awq-gemv | gptq | bnb | exl2 | mlc | mlx | fp8 | fp4 | mxfp4 | int8 | int4
     body_bpw: float
     head_bpw: float
     embeddings_16bit: bool = False
@@ -105,6 +105,10 @@ _FORMATS: dict[str, QuantFormat] = {q.name: q for q in [
     QuantFormat("int4", "int4", 4.156, 16.0, embeddings_16bit=True, source="group-128 layout"),
     QuantFormat("awq", "awq", 4.156, 16.0, embeddings_16bit=True,
                 source="AWQ group 128: fp16 scale + packed 4-bit zero (arXiv:2306.00978)"),
+    # the same layout packed for AutoAWQ's GEMV kernel ("version": "gemv"); its scale/zero rows are padded to a
+    # multiple of 8 groups (awq/modules/linear/gemv.py), < 0.01 bpw more on 4096-wide layers
+    QuantFormat("awq-gemv", "awq-gemv", 4.156, 16.0, embeddings_16bit=True,
+                source="AWQ group 128, GEMV packing (AutoAWQ)"),
     QuantFormat("gptq", "gptq", 4.156, 16.0, embeddings_16bit=True,
                 source="GPTQ 4-bit group 128: fp16 scale + packed 4-bit zero (arXiv:2210.17323)"),
     # NF4 with double quantization: 4 + 0.127 bpw (QLoRA paper, arXiv:2305.14314, section 3).
@@ -116,7 +120,7 @@ _FORMATS: dict[str, QuantFormat] = {q.name: q for q in [
 ]}
 
 _ALIASES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float32": "fp32", "nvfp4": "fp4",
-            "fp8_e4m3": "fp8", "int4-awq": "awq", "bnb-nf4": "nf4", "bnb-int8": "llm.int8",
+            "fp8_e4m3": "fp8", "int4-awq": "awq", "awq-gemm": "awq", "bnb-nf4": "nf4", "bnb-int8": "llm.int8",
             "q4f16_1": "mlc-q4f16_1", "f16": "F16", "bf16-gguf": "BF16"}
 
 

@@ -346,6 +346,7 @@ def test_dtype_from_dtype_key_or_caller_fallback():
 
 @pytest.mark.parametrize("qc, expected", [
     ({"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", "zero_point": True}, "awq"),
+    ({"quant_method": "awq", "bits": 4, "group_size": 128, "version": "GEMV", "zero_point": True}, "awq-gemv"),
     ({"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": False}, "gptq"),
     ({"quant_method": "gptq", "bits": 8, "group_size": 128}, "int8"),
     ({"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]}, "fp8"),

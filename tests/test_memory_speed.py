@@ -300,3 +300,84 @@ def test_a_batch_carries_the_wider_batched_band():
                                                        pytest.approx(b1.decode_tps / p10, rel=1e-3))
     assert b16.decode_tps_low == pytest.approx(b16.decode_tps / DECODE_BATCHED_RATIO_P90, rel=1e-3)
     assert b16.decode_tps_high == pytest.approx(b16.decode_tps / DECODE_BATCHED_RATIO_P10, rel=1e-3)
+
+
+def test_awq_prefill_runs_the_gemm_kernel_below_its_threshold_and_dequantizes_above():
+    """AutoAWQ's GEMM-packed layers run the llm-awq GEMM kernel below 1024 tokens per call, at
+    AWQ_GEMM_KERNEL_EFFICIENCY of the fp16 peak for the architecture, and from 1024 tokens dequantize to fp16 (4
+    bytes written and read per 4-bit weight) and multiply at the engine's own prefill efficiency. Llama-2-7B on an
+    RTX 4090 (Ada): 6.74e9 params, of which 2 x 131,072,000 (embedding, head) stay 16 bit."""
+    from llmplan import architecture as arch
+    from llmplan.engines import AWQ_DEQUANT_MIN_TOKENS, AWQ_GEMM_KERNEL_EFFICIENCY
+
+    assert AWQ_DEQUANT_MIN_TOKENS["autoawq"] == 1024
+    gpu, _ = resolve_gpu("RTX 4090")
+    prof = PROFILES["autoawq"]
+    peak, eff = gpu.fp16_tflops * 1e12, prof.prefill_efficiency["cuda"]
+    kernel_eff = AWQ_GEMM_KERNEL_EFFICIENCY["ada lovelace"]
+    active = arch.params_active(LLAMA2)
+
+    def attention_flops(p):
+        return 2 * 32 * 32 * 128 * p**2
+
+    kw = dict(gpu="RTX 4090", engine="autoawq", quant="awq", gen_tokens=1, batch=1)
+    below, at = one(prompt_tokens=1000, **kw), one(prompt_tokens=1024, **kw)
+    t_below = 2 * active * 1000 / (peak * kernel_eff) + attention_flops(1000) / (peak * eff) + prof.step_overhead_s["cuda"]
+    assert 1000 / below.prefill_tps == pytest.approx(t_below, rel=1e-3)
+    dequant_s = 4 * (LLAMA2.params_total - 2 * 131_072_000) / (gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"])
+    t_at = (2 * active * 1024 + attention_flops(1024)) / (peak * eff) + prof.step_overhead_s["cuda"] + dequant_s
+    assert 1024 / at.prefill_tps == pytest.approx(t_at, rel=1e-3)
+
+
+def test_awq_gemv_decodes_faster_and_prefills_slower_than_gemm():
+    """GEMV-packed AWQ reads the weights AWQ_GEMV_BW_GAIN times faster at 1-8 tokens per call; above 8 tokens its
+    batched kernel runs at 1 / AWQ_GEMMV2_SLOWDOWN of the GEMM kernel's rate."""
+    from llmplan import architecture as arch
+    from llmplan.engines import AWQ_GEMM_KERNEL_EFFICIENCY, AWQ_GEMMV2_SLOWDOWN, AWQ_GEMV_BW_GAIN
+
+    gpu, _ = resolve_gpu("A100 80GB SXM")
+    prof = PROFILES["autoawq"]
+    bw = gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"]
+    kw = dict(gpu="A100 80GB SXM", engine="autoawq", prompt_tokens=64, gen_tokens=2, batch=1)
+    gemm, gemv = one(quant="awq", **kw), one(quant="awq-gemv", **kw)
+    weight_read = gemm.weights_gib * GIB - 131_072_000 * 2  # the embedding is a row lookup
+    assert (gemm.tpot_ms - gemv.tpot_ms) / 1e3 == pytest.approx(weight_read * (1 - 1 / AWQ_GEMV_BW_GAIN) / bw,
+                                                                 abs=2e-6)  # tpot_ms is given to 1 us
+    assert gemv.decode_tps > gemm.decode_tps
+    # a 512-token prompt: the matmuls at the GEMM kernel's rate, or ten times slower through GEMV
+    gemm_p, gemv_p = one(quant="awq", **{**kw, "prompt_tokens": 512}), one(quant="awq-gemv", **{**kw, "prompt_tokens": 512})
+    matmul_s = 2 * arch.params_active(LLAMA2) * 512 / (gpu.fp16_tflops * 1e12 * AWQ_GEMM_KERNEL_EFFICIENCY["ampere"])
+    assert 512 / gemv_p.prefill_tps - 512 / gemm_p.prefill_tps == pytest.approx(matmul_s * (AWQ_GEMMV2_SLOWDOWN - 1),
+                                                                            rel=1e-3)
+
+
+def test_vllm_runs_awq_through_marlin_from_ampere_and_the_gemm_kernel_on_turing():
+    """vLLM's non-Marlin AWQ path (Turing) runs the GEMM kernel below 256 tokens per step: a batch of 64 on a T4
+    is compute-bound at the Turing kernel rate. On Ampere the same weights run Marlin, at the engine's rate."""
+    from llmplan import architecture as arch
+    from llmplan.engines import AWQ_GEMM_KERNEL_EFFICIENCY
+
+    kw = dict(engine="vllm", quant="awq", prompt_tokens=128, gen_tokens=2, context=160, batch=64)
+    t4, a10 = one(gpu="T4", **kw), one(gpu="A10", **kw)
+    assert t4.bound == "compute"
+    gpu, _ = resolve_gpu("T4")
+    matmul_s = 2 * arch.params_active(LLAMA2) * 64 / (gpu.fp16_tflops * 1e12 * AWQ_GEMM_KERNEL_EFFICIENCY["turing"])
+    prof = PROFILES["vllm"]
+    kv_s = 64 * 129 * 524_288 / (gpu.memory_bw_gbs * 1e9 * prof.bw_efficiency["cuda"])  # 64 x 129 positions
+    overhead_s = prof.step_overhead_s["cuda"] + 63 * 32 * prof.seq_layer_overhead_s
+    assert t4.tpot_ms / 1e3 == pytest.approx(matmul_s + kv_s + overhead_s, rel=1e-3)
+    # Ampere: the matmuls at the engine's own compute rate (Marlin), far below the T4's step
+    a10_gpu, _ = resolve_gpu("A10")
+    marlin_s = 2 * arch.params_active(LLAMA2) * 64 / (a10_gpu.fp16_tflops * 1e12 * PROFILES["vllm"].prefill_efficiency["cuda"])
+    assert a10.tpot_ms / 1e3 < matmul_s
+    assert a10.tpot_ms / 1e3 >= marlin_s
+
+
+def test_gemv_packed_awq_needs_an_engine_with_gemv_kernels():
+    model = LLAMA2
+    (e,) = estimate_many(model, [Scenario(model=model.repo_id, gpu="RTX 4090", quant="awq-gemv", engine="vllm")])
+    assert e.error and "vllm does not run awq-gemv" in e.error
+    ok = one(quant="awq-gemv", engine="transformers")
+    assert ok.decode_tps > 0
+    auto = one(engine="autoawq")
+    assert auto.quant == "awq" and not any("not modelled" in w for w in auto.warnings)
