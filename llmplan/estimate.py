@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmplan.engines import (DEFAULT_RAM_BW_GBS, EngineProfile, backend_for, constants_for, format_support,
-                             resolve_engine, tensor_parallel_degree)
+from llmplan.engines import (DEFAULT_RAM_BW_GBS, PROFILES, EngineProfile, backend_for, constants_for,
+                             format_support, resolve_engine, tensor_parallel_degree)
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import resolve_gpu
 from llmplan.quant import QuantFormat, parse_kv_dtype, parse_quant
@@ -118,7 +118,9 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     elif engine.name != "llama.cpp" and fmt.name in _FLOAT_GGUF:
         fmt = parse_quant(_FLOAT_GGUF[fmt.name])
     if fmt.kind not in engine.quant_kinds:
-        raise InvalidInputError(f"{engine.name} does not run {fmt.name} weights")
+        able = [p.name for p in PROFILES.values() if fmt.kind in p.quant_kinds]
+        raise InvalidInputError(f"{engine.name} does not run {fmt.name} weights"
+                                + (f" (engines that do: {', '.join(able)})" if able else ""))
     backend = backend_for(gpu.vendor, gpu.architecture)
     if s.backend not in (None, ""):
         backend = str(s.backend).strip().lower()
