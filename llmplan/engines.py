@@ -244,7 +244,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
 # Engines we do not model separately, estimated as their nearest kind (with a warning).
 NEAREST: dict[str, str] = {
     "sglang": "vllm", "tensorrt-llm": "vllm", "lmdeploy": "vllm", "tgi": "vllm",
-    "deepspeed-mii": "vllm", "exllama": "exllamav2", "tinychat": "exllamav2",
+    "deepspeed-mii": "vllm", "exllama": "exllamav2", "tinychat": "autoawq",
     "gpt-fast": "exllamav2", "ctranslate2": "exllamav2", "litgpt": "transformers",
     "onnxruntime": "transformers", "koboldcpp": "llama.cpp", "lm-studio": "llama.cpp",
 }

@@ -9,8 +9,9 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmplan.engines import (DEFAULT_RAM_BW_GBS, PROFILES, EngineProfile, backend_for, constants_for,
-                             format_support, resolve_engine, tensor_parallel_degree)
+from llmplan.engines import (AWQ_DEQUANT_MIN_TOKENS, AWQ_GEMMV2_SLOWDOWN, AWQ_GEMV_MAX_TOKENS, AWQ_MARLIN_ARCHITECTURES,
+                             DEFAULT_RAM_BW_GBS, PROFILES, EngineProfile, backend_for, constants_for, format_support,
+                             resolve_engine, tensor_parallel_degree)
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import resolve_gpu
 from llmplan.quant import QuantFormat, parse_kv_dtype, parse_quant
@@ -157,6 +158,12 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     if fmt.kind == "bnb":
         warnings.append("bitsandbytes kernels are not bandwidth-bound: measured speeds ran 0.35x-1.6x of this "
                         "kind of prediction in the calibration set (host-dependent); treat the speed as rough")
+    if fmt.kind == "awq-gemv":
+        warnings.append(f"GEMV-packed AWQ: fast at 1-{AWQ_GEMV_MAX_TOKENS} tokens per step, about "
+                        f"{AWQ_GEMMV2_SLOWDOWN:g}x slower than GEMM-packed AWQ on prompts and larger batches")
+    elif fmt.kind == "awq" and engine.paged and gpu.architecture.strip().lower() not in AWQ_MARLIN_ARCHITECTURES:
+        warnings.append(f"{gpu.name}: no Marlin kernels for AWQ before Ampere; vLLM runs its AWQ GEMM kernel below "
+                        f"{AWQ_DEQUANT_MIN_TOKENS['vllm']} tokens per step, so batched decode turns compute-bound early")
     kv_dtype, kv_bytes = parse_kv_dtype(s.kv_dtype, engine.name)
     offload = 0 if s.offload_layers in (None, "") else _positive_int(s.offload_layers, "offload_layers", minimum=0)
     if offload > model.num_layers:

@@ -344,6 +344,7 @@ def test_awq_gemv_decodes_faster_and_prefills_slower_than_gemm():
     assert (gemm.tpot_ms - gemv.tpot_ms) / 1e3 == pytest.approx(weight_read * (1 - 1 / AWQ_GEMV_BW_GAIN) / bw,
                                                                  abs=2e-6)  # tpot_ms is given to 1 us
     assert gemv.decode_tps > gemm.decode_tps
+    assert any("GEMV-packed AWQ" in w for w in gemv.warnings) and not any("GEMV" in w for w in gemm.warnings)
     # a 512-token prompt: the matmuls at the GEMM kernel's rate, or ten times slower through GEMV
     gemm_p, gemv_p = one(quant="awq", **{**kw, "prompt_tokens": 512}), one(quant="awq-gemv", **{**kw, "prompt_tokens": 512})
     matmul_s = 2 * arch.params_active(LLAMA2) * 512 / (gpu.fp16_tflops * 1e12 * AWQ_GEMM_KERNEL_EFFICIENCY["ampere"])
@@ -360,6 +361,8 @@ def test_vllm_runs_awq_through_marlin_from_ampere_and_the_gemm_kernel_on_turing(
     kw = dict(engine="vllm", quant="awq", prompt_tokens=128, gen_tokens=2, context=160, batch=64)
     t4, a10 = one(gpu="T4", **kw), one(gpu="A10", **kw)
     assert t4.bound == "compute"
+    assert any("no Marlin kernels for AWQ" in w for w in t4.warnings)
+    assert not any("Marlin" in w for w in a10.warnings)
     gpu, _ = resolve_gpu("T4")
     matmul_s = 2 * arch.params_active(LLAMA2) * 64 / (gpu.fp16_tflops * 1e12 * AWQ_GEMM_KERNEL_EFFICIENCY["turing"])
     prof = PROFILES["vllm"]
