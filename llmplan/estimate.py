@@ -107,6 +107,8 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
         engine_name = s.engine.strip().lower()
     elif fmt is None or fmt.is_gguf or is_apple or fmt.name in _GGUF_FLOAT or fmt.kind == "mxfp4":
         engine, engine_name = resolve_engine("llama.cpp")[0], "llama.cpp"
+    elif fmt.kind == "awq-gemv":  # GEMV-packed AWQ loads in AutoAWQ (or transformers) only
+        engine, engine_name = resolve_engine("autoawq")[0], "autoawq"
     else:
         engine, engine_name = resolve_engine("vllm")[0], "vllm"
     if fmt is None:
@@ -161,7 +163,11 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     if fmt.kind == "awq-gemv":
         warnings.append(f"GEMV-packed AWQ: fast at 1-{AWQ_GEMV_MAX_TOKENS} tokens per step, about "
                         f"{AWQ_GEMMV2_SLOWDOWN:g}x slower than GEMM-packed AWQ on prompts and larger batches")
-    elif fmt.kind == "awq" and engine.paged and gpu.architecture.strip().lower() not in AWQ_MARLIN_ARCHITECTURES:
+    if fmt.kind in ("awq", "awq-gemv") and (not engine.paged
+                                            or gpu.architecture.strip().lower() not in AWQ_MARLIN_ARCHITECTURES):
+        warnings.append("the AWQ GEMM kernel's rate is measured on a T4, an A100 and an RTX 4090 only; on other GPUs "
+                        "it is scaled by the fp16 tensor peak, which this kernel follows loosely: prefill may be off 2x or more")
+    if fmt.kind == "awq" and engine.paged and gpu.architecture.strip().lower() not in AWQ_MARLIN_ARCHITECTURES:
         warnings.append(f"{gpu.name}: no Marlin kernels for AWQ before Ampere; vLLM runs its AWQ GEMM kernel below "
                         f"{AWQ_DEQUANT_MIN_TOKENS['vllm']} tokens per step, so batched decode turns compute-bound early")
     kv_dtype, kv_bytes = parse_kv_dtype(s.kv_dtype, engine.name)

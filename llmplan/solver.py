@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from llmplan import cost
-from llmplan.engines import GPUS_PER_NODE, backend_for, format_support, resolve_engine, tensor_parallel_degree
+from llmplan.engines import (GPUS_PER_NODE, PROFILES, backend_for, format_support, resolve_engine,
+                             tensor_parallel_degree)
 from llmplan.errors import InvalidInputError
 from llmplan.evaluate import evaluate, gpu_frame
 from llmplan.quant import FIT_LADDER_GGUF, FIT_LADDER_SERVING, parse_quant
@@ -116,7 +117,9 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
             picks.append(index)
             labels.append((len(index), n, fmt.name, engine.name, parallel))
     if not picks or not sum(len(p) for p in picks):
-        raise InvalidInputError("no engine in the search runs the requested quantization")
+        able = [p.name for p in PROFILES.values() if parse_quant(req.quant).kind in p.quant_kinds]
+        raise InvalidInputError(f"no engine in the search runs {req.quant}"
+                                + (f" (add --engine {' or '.join(able)})" if able else ""))
     grid = frame.iloc[np.concatenate(picks)].reset_index(drop=True)
     sizes = [size for size, *_ in labels]
     for position, column in enumerate(("num_gpus", "quant", "engine", "parallel"), start=1):

@@ -282,3 +282,10 @@ def test_fit_notes_the_platform_four_or_more_cards_need():
     # SXM modules sit in a vendor baseboard: no such note
     r = run("fit", "llama-3.1-70b", "--gpus", "H100 SXM", "--format", "json")
     assert not any(platform in n for x in json.loads(r.stdout) for n in x["notes"])
+
+
+def test_fit_with_a_format_no_default_engine_runs_names_the_engines_that_do():
+    r = run("fit", "llama-2-7b", "--quant", "awq-gemv")
+    assert r.exit_code != 0 and "add --engine transformers or autoawq" in r.stderr
+    ok = run("fit", "llama-2-7b", "--quant", "awq-gemv", "--engine", "autoawq", "--budget", "2000")
+    assert ok.exit_code == 0 and "awq-gemv" in ok.stdout

@@ -384,3 +384,10 @@ def test_gemv_packed_awq_needs_an_engine_with_gemv_kernels():
     assert ok.decode_tps > 0
     auto = one(engine="autoawq")
     assert auto.quant == "awq" and not any("not modelled" in w for w in auto.warnings)
+
+
+def test_awq_gemm_kernel_prefill_says_how_little_it_is_measured():
+    e = one(gpu="RTX 3060 12GB", engine="autoawq")
+    assert any("AWQ GEMM kernel's rate is measured on a T4, an A100 and an RTX 4090 only" in w for w in e.warnings)
+    marlin = one(gpu="RTX 3060 12GB", engine="vllm", quant="awq")  # Marlin on Ampere: no such caveat
+    assert not any("AWQ GEMM kernel" in w for w in marlin.warnings)
