@@ -169,7 +169,7 @@ class EngineProfile:
 
 _GGUF = frozenset({"gguf", "float", "mxfp4"})  # gpt-oss ships MXFP4 experts in GGUF
 _SERVING = frozenset({"float", "fp8", "fp4", "mxfp4", "awq", "gptq", "int8", "int4", "bnb"})
-_AUTOAWQ = frozenset({"awq", "awq-gemv"})
+AWQ_KINDS = frozenset({"awq", "awq-gemv"})  # GEMM- and GEMV-packed AWQ
 
 # Constants fitted by scripts/calibrate.py (coordinate descent on log(predicted/measured)) to the
 # use=calibrate rows of llmplan/data/calibration.csv, 2026-11-22; whole sources are held out for
@@ -211,7 +211,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
         step_overhead_s={"cuda": 0.65e-3, "rocm": 0.65e-3},
         runtime_gib=TORCH_RUNTIME_GIB, seq_layer_overhead_s=SERVING_SEQ_LAYER_S, paged=True, sources=_CALIBRATED),
     EngineProfile(
-        "transformers", frozenset({"cuda", "rocm", "metal"}), _SERVING | _AUTOAWQ, ("pp",),
+        "transformers", frozenset({"cuda", "rocm", "metal"}), _SERVING | AWQ_KINDS, ("pp",),
         # bitsandbytes benchmarking/README.md @1b7b9bb, bf16/fp16 rows (12; H100, RTX 4090, T4); the overhead
         # depends on the host CPU (H100 pair alone: ~16 ms, 4090 box: <= 5 ms)
         bw_efficiency={"cuda": 0.89}, prefill_efficiency={"cuda": 0.45}, step_overhead_s={"cuda": 18.6e-3},
@@ -222,7 +222,7 @@ PROFILES: dict[str, EngineProfile] = {p.name: p for p in [
         # #320, #656 (24 rows; T4, A100, RTX 4090); prefill is the dequantize + cuBLAS path (>= 1024 tokens).
         # Held out: issues #645 (A800) and #276 (A100). Unfused AWQ in transformers is the transformers profile.
         # AutoAWQ was archived in 2025; its kernels live on in transformers and vLLM's Turing path.
-        "autoawq", frozenset({"cuda"}), _AUTOAWQ, ("pp",),
+        "autoawq", frozenset({"cuda"}), AWQ_KINDS, ("pp",),
         bw_efficiency={"cuda": 0.62}, prefill_efficiency={"cuda": 0.48}, step_overhead_s={"cuda": 6.7e-3},
         runtime_gib=0.6, mla_compressed=False, window_capped=False, default_quant="awq", sources=_CALIBRATED),
     EngineProfile(
@@ -264,6 +264,16 @@ def constants_for(engine: EngineProfile, backend: str) -> tuple[float, float, fl
     return engine.bw_efficiency[ref], engine.prefill_efficiency[ref], engine.step_overhead_s[ref], warning
 
 
+def engines_running(kind: str) -> list[str]:
+    """The modelled engines that load weights of a format kind (for error messages)."""
+    return [p.name for p in PROFILES.values() if kind in p.quant_kinds]
+
+
+def awq_on_marlin(engine: EngineProfile, architecture: str) -> bool:
+    """Whether the engine runs AWQ weights through Marlin on this architecture (vLLM-class, Ampere and newer)."""
+    return engine.paged and architecture.strip().lower() in AWQ_MARLIN_ARCHITECTURES
+
+
 def resolve_engine(name: str) -> tuple[EngineProfile, list[str]]:
     """Return the profile for an engine name and any warnings (nearest-kind substitution)."""
     key = name.strip().lower()
@@ -301,7 +311,7 @@ _PRE_TURING = {"volta", "pascal", "maxwell"}
 # AMD GPUs (CDNA, RDNA) have no AWQ, GPTQ, Marlin, INT8 W8A8 or bitsandbytes kernels in vLLM; FP8 W8A8 is their
 # quantized path (vLLM docs, "Supported Hardware" table, unchanged from v0.5.3 to v0.15.1, read 2026-11-22).
 _AMD_ARCH_PREFIXES = ("cdna", "rdna")
-_NOT_ON_AMD = {"awq", "awq-gemv", "gptq", "int4", "int8", "bnb"}
+_NOT_ON_AMD = AWQ_KINDS | {"gptq", "int4", "int8", "bnb"}
 
 
 def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[bool, str]:
@@ -326,7 +336,7 @@ def format_support(kind: str, architecture: str, has_fp8_tensor: bool) -> tuple[
         if arch in _WEIGHT_ONLY_FP4:
             return True, "no FP4 tensor cores: FP4 runs weight-only (Marlin), compute in 16 bit"
         return False, f"{architecture or 'this GPU'} cannot run FP4 weights (needs Ampere or newer)"
-    if kind in ("awq", "awq-gemv") and arch in _PRE_TURING:
+    if kind in AWQ_KINDS and arch in _PRE_TURING:
         return False, f"{architecture} cannot run AWQ kernels (needs Turing or newer)"
     if kind == "gptq" and arch in _PRE_TURING - {"volta"}:
         return False, f"{architecture} cannot run GPTQ kernels (needs Volta or newer)"

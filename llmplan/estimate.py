@@ -9,9 +9,9 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmplan.engines import (AWQ_DEQUANT_MIN_TOKENS, AWQ_GEMMV2_SLOWDOWN, AWQ_GEMV_MAX_TOKENS, AWQ_MARLIN_ARCHITECTURES,
-                             DEFAULT_RAM_BW_GBS, PROFILES, EngineProfile, backend_for, constants_for, format_support,
-                             resolve_engine, tensor_parallel_degree)
+from llmplan.engines import (AWQ_DEQUANT_MIN_TOKENS, AWQ_GEMMV2_SLOWDOWN, AWQ_GEMV_MAX_TOKENS, AWQ_KINDS,
+                             DEFAULT_RAM_BW_GBS, EngineProfile, awq_on_marlin, backend_for, constants_for,
+                             engines_running, format_support, resolve_engine, tensor_parallel_degree)
 from llmplan.errors import DataFileError, InvalidInputError, LlmplanError
 from llmplan.gpus import resolve_gpu
 from llmplan.quant import QuantFormat, parse_kv_dtype, parse_quant
@@ -121,7 +121,7 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     elif engine.name != "llama.cpp" and fmt.name in _FLOAT_GGUF:
         fmt = parse_quant(_FLOAT_GGUF[fmt.name])
     if fmt.kind not in engine.quant_kinds:
-        able = [p.name for p in PROFILES.values() if fmt.kind in p.quant_kinds]
+        able = engines_running(fmt.kind)
         raise InvalidInputError(f"{engine.name} does not run {fmt.name} weights"
                                 + (f" (engines that do: {', '.join(able)})" if able else ""))
     backend = backend_for(gpu.vendor, gpu.architecture)
@@ -163,11 +163,10 @@ def resolve_scenario(model: ModelSpec, s: Scenario, gpus: tuple[GpuSpec, ...] | 
     if fmt.kind == "awq-gemv":
         warnings.append(f"GEMV-packed AWQ: fast at 1-{AWQ_GEMV_MAX_TOKENS} tokens per step, about "
                         f"{AWQ_GEMMV2_SLOWDOWN:g}x slower than GEMM-packed AWQ on prompts and larger batches")
-    if fmt.kind in ("awq", "awq-gemv") and (not engine.paged
-                                            or gpu.architecture.strip().lower() not in AWQ_MARLIN_ARCHITECTURES):
+    if fmt.kind in AWQ_KINDS and not awq_on_marlin(engine, gpu.architecture):
         warnings.append("the AWQ GEMM kernel's rate is measured on a T4, an A100 and an RTX 4090 only; on other GPUs "
                         "it is scaled by the fp16 tensor peak, which this kernel follows loosely: prefill may be off 2x or more")
-    if fmt.kind == "awq" and engine.paged and gpu.architecture.strip().lower() not in AWQ_MARLIN_ARCHITECTURES:
+    if fmt.kind == "awq" and engine.paged and not awq_on_marlin(engine, gpu.architecture):
         warnings.append(f"{gpu.name}: no Marlin kernels for AWQ before Ampere; vLLM runs its AWQ GEMM kernel below "
                         f"{AWQ_DEQUANT_MIN_TOKENS['vllm']} tokens per step, so batched decode turns compute-bound early")
     kv_dtype, kv_bytes = parse_kv_dtype(s.kv_dtype, engine.name)

@@ -13,10 +13,10 @@ from llmplan import memory as mem
 from llmplan import throughput as tp
 from llmplan.engines import (ALLREDUCE_LATENCY_PER_GPU_S, AWQ_DEQUANT_MIN_TOKENS, AWQ_GEMM_KERNEL_DEFAULT_ARCH,
                              AWQ_GEMM_KERNEL_EFFICIENCY, AWQ_GEMMV2_SLOWDOWN, AWQ_GEMV_BW_GAIN, AWQ_GEMV_MAX_TOKENS,
-                             AWQ_MARLIN_ARCHITECTURES, BNB_LINEAR_OVERHEAD_S, CPU_BW_EFFICIENCY,
-                             DEQUANT_16BIT_BYTES_PER_WEIGHT, GIB, GPUS_PER_NODE, INTERNODE_GBS, INTERNODE_LATENCY_S,
-                             LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS, SERVING_BATCHED_TOKENS, SERVING_MOE_LAYER_S,
-                             EngineProfile, backend_for, constants_for, resolve_engine, tensor_parallel_degree)
+                             AWQ_KINDS, BNB_LINEAR_OVERHEAD_S, CPU_BW_EFFICIENCY, DEQUANT_16BIT_BYTES_PER_WEIGHT, GIB,
+                             GPUS_PER_NODE, INTERNODE_GBS, INTERNODE_LATENCY_S, LLAMA_CPP_UBATCH, PCIE_ALLREDUCE_GBS,
+                             SERVING_BATCHED_TOKENS, SERVING_MOE_LAYER_S, EngineProfile, awq_on_marlin, backend_for,
+                             constants_for, resolve_engine, tensor_parallel_degree)
 from llmplan.quant import QuantFormat, for_model, parse_quant
 from llmplan.records import GpuSpec, ModelSpec
 
@@ -97,7 +97,7 @@ def awq_kernels(kind: str, engine: EngineProfile, architectures, tokens, compute
     tokens = np.asarray(tokens, dtype=float)
     ones, no = np.ones_like(tokens), np.zeros(tokens.shape, dtype=bool)
     threshold = AWQ_DEQUANT_MIN_TOKENS.get(engine.name)
-    if kind not in ("awq", "awq-gemv") or threshold is None:
+    if kind not in AWQ_KINDS or threshold is None:
         return ones, ones, no
     archs = [str(a).strip().lower() for a in np.broadcast_to(architectures, tokens.shape).ravel()]
     default = AWQ_GEMM_KERNEL_EFFICIENCY[AWQ_GEMM_KERNEL_DEFAULT_ARCH]
@@ -106,7 +106,7 @@ def awq_kernels(kind: str, engine: EngineProfile, architectures, tokens, compute
     if kind == "awq-gemv":
         small = tokens <= AWQ_GEMV_MAX_TOKENS
         return np.where(small, AWQ_GEMV_BW_GAIN, 1.0), np.where(small, 1.0, gemm_factor * AWQ_GEMMV2_SLOWDOWN), no
-    marlin = np.array([engine.paged and a in AWQ_MARLIN_ARCHITECTURES for a in archs]).reshape(tokens.shape)
+    marlin = np.array([awq_on_marlin(engine, a) for a in archs], dtype=bool).reshape(tokens.shape)
     dequant = ~marlin & (tokens >= threshold)
     return ones, np.where(~marlin & ~dequant, gemm_factor, 1.0), dequant
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from llmplan import cost
-from llmplan.engines import (GPUS_PER_NODE, PROFILES, backend_for, format_support, resolve_engine,
+from llmplan.engines import (GPUS_PER_NODE, backend_for, engines_running, format_support, resolve_engine,
                              tensor_parallel_degree)
 from llmplan.errors import InvalidInputError
 from llmplan.evaluate import evaluate, gpu_frame
@@ -117,7 +117,7 @@ def candidate_grid(model: ModelSpec, gpus: tuple[GpuSpec, ...], req: FitRequest)
             picks.append(index)
             labels.append((len(index), n, fmt.name, engine.name, parallel))
     if not picks or not sum(len(p) for p in picks):
-        able = [p.name for p in PROFILES.values() if parse_quant(req.quant).kind in p.quant_kinds]
+        able = engines_running(parse_quant(req.quant).kind)
         raise InvalidInputError(f"no engine in the search runs {req.quant}"
                                 + (f" (add --engine {' or '.join(able)})" if able else ""))
     grid = frame.iloc[np.concatenate(picks)].reset_index(drop=True)
